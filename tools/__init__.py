@@ -1,0 +1,1 @@
+"""Provider clients, result models and tools behind the tasklens MCP server."""
