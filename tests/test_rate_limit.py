@@ -1,0 +1,41 @@
+"""The sliding-window limiter admits at most N requests in any window, waiting instead of failing."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FakeTime
+
+from tasklens.tools.rate_limit import SlidingWindowLimiter, WouldExceedDeadline
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_never_more_than_the_limit_in_any_window(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowLimiter(100, 60.0, clock=fake_time.clock, sleep=fake_time.sleep)
+    sent: list[float] = []
+    for _ in range(350):
+        await limiter.acquire()
+        sent.append(fake_time.now)
+    for i, start in enumerate(sent):
+        in_window = [t for t in sent[i:] if t < start + 60.0]
+        assert len(in_window) <= 100
+    # and it is not needlessly slow: 350 requests at 100/min take 3 full windows, no more
+    assert sent[-1] - sent[0] == pytest.approx(180.0)
+
+
+async def test_deadline_refuses_instead_of_waiting_past_it(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowLimiter(2, 60.0, clock=fake_time.clock, sleep=fake_time.sleep)
+    await limiter.acquire()
+    await limiter.acquire()
+    with pytest.raises(WouldExceedDeadline) as caught:
+        await limiter.acquire(deadline=fake_time.now + 10)
+    assert caught.value.wait_s == pytest.approx(60.0)
+    assert fake_time.sleeps == []
+
+
+async def test_block_until_holds_every_caller(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowLimiter(100, 60.0, clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter.block_until(fake_time.now + 7.5)
+    assert limiter.next_free_in() == pytest.approx(7.5)
+    await limiter.acquire()
+    assert fake_time.sleeps == [pytest.approx(7.5)]

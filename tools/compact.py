@@ -1,0 +1,58 @@
+"""The base model every tool result is built from: empty values never reach the wire.
+
+Agents pay for every token a tool returns, and a `null` or `[]` says nothing they can act on. So a
+`Compact` model serializes without `None`, empty lists and empty dicts, and its published JSON schema
+says the same thing: an optional field is simply an optional property (no `anyOf [..., null]`, no
+`title`), which is both truthful and a fraction of the schema tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import CoreSchema
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (list, dict)) and not value)
+
+
+def _simplify_property(prop: dict[str, Any]) -> None:
+    prop.pop("title", None)
+    any_of = prop.get("anyOf")
+    if isinstance(any_of, list) and prop.get("default", "missing") is None:
+        non_null = [branch for branch in any_of if branch != {"type": "null"}]
+        if len(non_null) == 1:
+            del prop["anyOf"]
+            prop.pop("default")
+            prop.update(non_null[0])
+    if prop.get("default") in ([], {}):
+        prop.pop("default")
+
+
+class Compact(BaseModel):
+    """A result model whose empty fields are dropped on output and omitted from its schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_serializer(mode="wrap")
+    def _drop_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return {key: value for key, value in handler(self).items() if not _is_empty(value)}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        reference = handler(core_schema)
+        schema = handler.resolve_ref_schema(reference)
+        schema.pop("title", None)
+        schema.pop("additionalProperties", None)
+        for prop in schema.get("properties", {}).values():
+            _simplify_property(prop)
+        return reference
+
+
+def compact_json(model: BaseModel) -> str:
+    """The model as one line of JSON, empties dropped: what both the text block and the structure carry."""
+    return json.dumps(model.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False)

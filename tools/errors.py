@@ -1,0 +1,99 @@
+"""The one error type provider clients raise, and the sanitizing of any text that came from upstream.
+
+Every anticipated failure — a bad id, 401, 404, 429, an upstream 5xx, a timeout, an unreadable body —
+becomes a `ProviderError` with a normalized `kind`. The tools turn it into one short sentence for the
+model (`ProviderError.for_model`); the upstream's own message is kept only after it has been stripped of
+control characters, redacted of secrets and cut to 300 characters, because it is untrusted text headed
+for a language model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+ErrorKind = Literal[
+    "not_configured",  # no API key (or region) for this provider
+    "invalid_argument",  # an id or argument refused before any request was sent
+    "unauthorized",  # 401
+    "forbidden",  # 403, 451
+    "not_found",  # 404
+    "bad_request",  # other 4xx
+    "rate_limited",  # 429, or our own limiter could not admit the call before its deadline
+    "unavailable",  # 5xx
+    "timeout",  # connect/read timeout or the call's deadline ran out
+    "network",  # connection refused, reset, DNS
+    "bad_response",  # malformed, truncated, oversized or unexpected body
+]
+
+UPSTREAM_TEXT_LIMIT = 300
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_upstream_text(text: str, *, secrets: tuple[str, ...] = (), limit: int = UPSTREAM_TEXT_LIMIT) -> str:
+    """Make untrusted upstream text safe to show: no control or bidi characters, no secrets, one line, capped."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    text = _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+@dataclass
+class ProviderError(Exception):
+    """A failed provider call, normalized. `message` is already clean (see `clean_upstream_text`)."""
+
+    provider: str
+    kind: ErrorKind
+    http_status: int | None = None
+    code: str | None = None
+    message: str = ""
+    retry_after: float | None = None
+    hint: str = field(default="")
+
+    def __post_init__(self) -> None:
+        super().__init__(self.for_model())
+
+    def for_model(self) -> str:
+        """One trusted sentence: what failed and what to do next (≤ ~500 characters)."""
+        parts = [self.hint or _default_hint(self)]
+        if self.message and self.kind not in ("not_configured", "invalid_argument"):
+            parts.append(f'Upstream said: "{self.message}"')
+        return " ".join(parts)
+
+    def __str__(self) -> str:  # dataclass would otherwise print every field, including upstream text
+        return self.for_model()
+
+
+def _status(error: ProviderError) -> str:
+    return f" (HTTP {error.http_status})" if error.http_status else ""
+
+
+def _default_hint(error: ProviderError) -> str:
+    name = error.provider
+    match error.kind:
+        case "unauthorized":
+            return f"{name} rejected the API key{_status(error)}; check the key's value and that it is active."
+        case "forbidden":
+            return f"{name} refused access{_status(error)}; the key lacks permission for this resource."
+        case "not_found":
+            return f"{name} found nothing at that id{_status(error)}; check the id and the provider."
+        case "rate_limited":
+            wait = f" Retry in {error.retry_after:.0f} s." if error.retry_after else " Retry later."
+            return f"{name} is rate limiting requests{_status(error)}.{wait}"
+        case "unavailable":
+            return f"{name} is failing on its side{_status(error)}; retry in a minute."
+        case "timeout":
+            return f"{name} did not answer in time; retry later."
+        case "network":
+            return f"Could not reach {name}; check the network or the configured base URL."
+        case "bad_response":
+            return f"{name} sent a response tasklens could not read{_status(error)}; retry, and report it if it persists."
+        case "bad_request":
+            return f"{name} refused the request{_status(error)}; check the arguments."
+        case _:
+            return f"{name} call failed{_status(error)}."

@@ -1,0 +1,41 @@
+"""The `get_task` tool: one task's normalized state on any provider, in a few dozen tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .app_state import app_state
+from .errors import ProviderError
+from .models import ProviderName, ResponseFormat, TaskView
+from .results import tool_error, tool_result
+
+TaskId = Annotated[str, Field(description="the provider's task id")]
+TeamId = Annotated[str | None, Field(description="sendai only (default SENDAI_TEAM_ID)")]
+ProjectId = Annotated[str | None, Field(description="sendai (default SENDAI_PROJECT_ID)")]
+Format = Annotated[ResponseFormat, Field(description="detailed adds ids, times, longer lists")]
+
+
+async def get_task(
+    provider: ProviderName,
+    task_id: TaskId,
+    ctx: Context,
+    team_id: TeamId = None,
+    project_id: ProjectId = None,
+    response_format: Format = "concise",
+) -> Annotated[CallToolResult, TaskView]:
+    """Current state of one task: normalized state, terminal flag, raw status, stage, assignee,
+    error, and a compact view of results (top predictions, extracted fields with low-confidence ones
+    flagged, objects per class). waiting_on_human means a person must act: report it, don't poll it.
+    """
+    try:
+        client = app_state(ctx).registry.client(provider)
+        view = await client.get_task(
+            task_id, team_id=team_id, project_id=project_id, detailed=response_format == "detailed"
+        )
+    except ProviderError as error:
+        raise tool_error(error) from None
+    return tool_result(view)

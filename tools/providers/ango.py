@@ -1,0 +1,274 @@
+"""Ango Hub (iMerit): annotation tasks moving through workflow stages.
+
+Quirks kept here: `apikey` auth; answers wrapped in `{"status": "success", "data": {…}}` and errors in
+`{"status": "fail"|"error", "message": …}`; 451 means the organization geofences by IP or country; the
+task's `stage` is a stage **id** — the auto-created stages have the literal ids `Start`, `Label` and
+`Complete`, every other stage is a UUID whose type (Label, Review, Hold, …) is only in the project
+definition (`GET /v2/project/{id}`, cached here); `includeAnswer` is sent lowercase; the documented
+limit is 100 requests/minute, enforced by the shared limiter.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ProviderError, clean_upstream_text
+from ..models import State, TaskResults, TaskView, is_terminal
+from ..timestamps import iso_time
+from .base import ProviderClient, first_text
+
+PROJECT_TTL_S = 600.0
+CONCISE_CLASSES = 8
+
+_LITERAL_STAGES = {"Start": "Start", "Label": "Label", "Complete": "Complete"}
+_STAGE_STATES: dict[str, State] = {
+    "Start": "queued",
+    "Label": "waiting_on_human",
+    "Review": "waiting_on_human",
+    "Consensus": "waiting_on_human",
+    "Hold": "waiting_on_human",
+    "Logic": "running",
+    "Plugin": "running",
+    "Webhook": "running",
+    "Complete": "succeeded",
+    "Archive": "cancelled",
+}
+
+
+class AngoStage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+
+
+class AngoTask(BaseModel):
+    """The task object; its full schema is undocumented, so every field is optional but the id."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    project: str | None = None
+    asset: str | None = None
+    stage: str | None = None
+    stageId: str | None = None
+    status: str | None = None
+    reviewStatus: str | None = None
+    type: str | None = None
+    assignee: str | None = None
+    externalId: str | None = None
+    createdAt: Any = None
+    updatedAt: Any = None
+    priority: int | float | None = None
+    duration: int | float | None = None
+    totalDuration: int | float | None = None
+    isDraft: bool | None = None
+    isSkipped: bool | None = None
+    isBenchmark: bool | None = None
+    openIssuesCount: int | None = None
+    batches: list[Any] = []
+    answer: dict[str, Any] | None = None
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> AngoTask:
+        data = dict(payload)
+        data["id"] = data.get("_id") or data.get("taskId") or data.get("id")
+        return cls.model_validate(data)
+
+
+class AngoClient(ProviderClient):
+    name: ClassVar = "ango"
+    id_example: ClassVar[str] = "6453677fc47af30015be5a58"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._projects: dict[str, tuple[float, dict[str, AngoStage]]] = {}
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"apikey": api_key}
+
+    @staticmethod
+    def parse_error(payload: Any) -> tuple[str | None, str | None]:
+        if isinstance(payload, dict):
+            status = payload.get("status")
+            return (status if isinstance(status, str) else None), first_text(payload, "message", "error", "detail")
+        return None, None
+
+    async def get_json(self, path: str, *, params: Any = None, what: str, ident: str) -> dict[str, Any]:
+        """GET an Ango endpoint and unwrap `data`, explaining failures in Ango's terms."""
+        try:
+            body = await self.http.get_json(path, params=params)
+        except ProviderError as error:
+            raise self._explain(error, what, ident) from None
+        if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(body.get("data"), dict):
+            message = clean_upstream_text(first_text(body, "message") or "", secrets=self.http.secrets)
+            raise ProviderError(
+                "ango",
+                "bad_response",
+                http_status=200,
+                message=message,
+                hint=f"Ango answered without a successful 'data' envelope for {what} {ident}.",
+            )
+        return body["data"]
+
+    async def get_task(
+        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    ) -> TaskView:
+        data = await self.get_json(
+            f"/v2/task/{self.segment(task_id)}", params={"includeAnswer": "true"}, what="task", ident=task_id
+        )
+        payload = data.get("task")
+        if not isinstance(payload, dict):
+            raise self.fail("bad_response", f"Ango answered without a task object for task {task_id}.")
+        try:
+            task = AngoTask.from_payload(payload)
+        except ValueError:
+            raise self.fail("bad_response", f"Ango's task object for {task_id} has no usable id.") from None
+        stage = await self.resolve_stage(task.stageId or task.stage, task.project or project_id)
+        return normalize(task, stage, detailed=detailed, sandbox=self.settings.sandbox)
+
+    async def resolve_stage(self, stage_ref: str | None, project_id: str | None) -> AngoStage | None:
+        """The stage a task is in, with its type: literal ids directly, others from the project (cached)."""
+        if not stage_ref:
+            return None
+        if stage_ref in _LITERAL_STAGES:
+            return AngoStage(id=stage_ref, name=stage_ref, type=_LITERAL_STAGES[stage_ref])
+        stages = await self.project_stages(project_id) if project_id else {}
+        return stages.get(stage_ref) or next(
+            (s for s in stages.values() if s.name == stage_ref), AngoStage(id=stage_ref)
+        )
+
+    async def project_stages(self, project_id: str) -> dict[str, AngoStage]:
+        """Stage id → stage for a project; a project that cannot be read yields no stages, not an error."""
+        cached = self._projects.get(project_id)
+        now = self.http.clock()
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            data = await self.get_json(
+                f"/v2/project/{self.segment(project_id, 'project_id')}", what="project", ident=project_id
+            )
+        except ProviderError as error:
+            if error.kind in ("forbidden", "not_found", "bad_response"):
+                return {}
+            raise
+        project = data.get("project") if isinstance(data.get("project"), dict) else {}
+        stages: dict[str, AngoStage] = {}
+        for raw in project.get("stages") or []:
+            try:
+                stage = AngoStage.model_validate(raw)
+            except ValueError:
+                continue
+            stages[stage.id] = stage
+        self._projects[project_id] = (now + PROJECT_TTL_S, stages)
+        return stages
+
+    def _explain(self, error: ProviderError, what: str, ident: str) -> ProviderError:
+        if error.kind == "not_found":
+            return self.fail(
+                "not_found",
+                f"Ango has no {what} {ident} (HTTP 404); Ango ids are 24 hex characters like {self.id_example}.",
+                error,
+            )
+        if error.kind == "unauthorized":
+            return self.fail(
+                "unauthorized",
+                "Ango rejected ANGO_API_KEY (HTTP 401); check the key (Hub → Account → API) and that "
+                "ANGO_REGION / ANGO_API_URL points at your organization's host.",
+                error,
+            )
+        if error.kind == "forbidden" and error.http_status == 451:
+            return self.fail(
+                "forbidden",
+                "Ango refused the call (HTTP 451): the organization restricts API access by IP or country, "
+                "and this machine is outside the allow-list.",
+                error,
+            )
+        if error.kind == "forbidden":
+            return self.fail(
+                "forbidden", f"Ango refused access to {what} {ident} (HTTP 403); the key's user lacks permission.", error
+            )
+        return error
+
+
+def stage_state(stage: AngoStage | None, status: str | None) -> tuple[State, str | None]:
+    """The normalized state of a task from its stage type, falling back on the task status."""
+    if stage is not None and stage.type in _STAGE_STATES:
+        return _STAGE_STATES[stage.type], None
+    if status and status.lower() == "completed":
+        return "succeeded", None
+    if stage is not None:
+        return "unknown", f"Stage {stage.id} could not be resolved to a stage type (the project was not readable)."
+    return "unknown", None
+
+
+def normalize(task: AngoTask, stage: AngoStage | None, *, detailed: bool, sandbox: bool) -> TaskView:
+    """An Ango task as a TaskView: stage and its type, review status, assignee, objects per class."""
+    state, detail = stage_state(stage, task.status)
+    stage_name = (stage.name or stage.id) if stage else None
+    if state == "waiting_on_human" and stage is not None:
+        who = f"assigned to {task.assignee}" if task.assignee else "unassigned"
+        detail = f"In {stage.type} stage '{stage_name}', {who}."
+    elif state == "running" and stage is not None:
+        detail = f"Being routed by {stage.type} stage '{stage_name}'."
+    extra: dict[str, Any] = {}
+    if detailed:
+        for key in ("asset", "project", "type", "status", "priority", "duration", "totalDuration",
+                    "isDraft", "isSkipped", "isBenchmark", "openIssuesCount"):
+            value = getattr(task, key)
+            if value is not None and value != "":
+                extra[key] = value
+        if stage is not None and stage.type:
+            extra["stage_type"] = stage.type
+        batches = [b for b in task.batches if isinstance(b, str)]
+        if batches:
+            extra["batches"] = ", ".join(batches[:10])
+    raw_status = task.status or (stage.type if stage and stage.type else "") or "unknown"
+    return TaskView(
+        provider="ango",
+        id=task.id,
+        state=state,
+        terminal=is_terminal(state),
+        raw_status=raw_status,
+        sandbox=sandbox or None,
+        name=clean_upstream_text(task.externalId, limit=120) if task.externalId else None,
+        stage=stage_name,
+        review_status=task.reviewStatus,
+        assignee=task.assignee,
+        detail=detail,
+        created_at=iso_time(task.createdAt) if detailed else None,
+        updated_at=iso_time(task.updatedAt),
+        results=_results(task.answer, detailed),
+        extra=extra or None,
+    )
+
+
+def _results(answer: dict[str, Any] | None, detailed: bool) -> TaskResults | None:
+    if not isinstance(answer, dict):
+        return None
+    tools = [t for t in answer.get("tools") or [] if isinstance(t, dict)]
+    classifications = [c for c in answer.get("classifications") or [] if isinstance(c, dict)]
+    relations = answer.get("relations") or []
+    per_class: Counter[str] = Counter()
+    seen: set[tuple[str, str]] = set()
+    for tool in tools:
+        title = str(tool.get("title") or tool.get("schemaId") or "?")
+        object_id = str(tool.get("objectId") or id(tool))
+        if (title, object_id) not in seen:  # video frames and pages repeat one object's id
+            seen.add((title, object_id))
+            per_class[title] += 1
+    ranked = per_class.most_common(None if detailed else CONCISE_CLASSES)
+    counts = {"objects": len(seen), "classifications": len(classifications), "relations": len(relations)}
+    if len(tools) != len(seen):
+        counts["instances"] = len(tools)
+    left_out = len(per_class) - len(ranked)
+    return TaskResults(
+        objects_by_class={clean_upstream_text(k, limit=60): v for k, v in ranked},
+        counts={k: v for k, v in counts.items() if v},
+        truncated=f"{left_out} smaller classes not shown; response_format='detailed' lists all" if left_out else None,
+    )

@@ -1,0 +1,132 @@
+"""What every provider client is: its settings, its HTTP policy, and `get_task` returning a `TaskView`.
+
+Provider quirks (paths, envelopes, error shapes, status vocabularies) live in each provider's module
+and nowhere else; this module only fixes the shape they all share so tools can treat them alike.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import anyio
+import httpx
+
+from ..errors import ProviderError
+from ..http_policy import HttpPolicy, RetryPolicy
+from ..models import ProviderName, TaskView
+from ..rate_limit import Clock, SlidingWindowLimiter, Sleep
+from ..task_ids import path_segment
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Everything a provider client needs, read from the environment by `tasklens.server.config`."""
+
+    name: ProviderName
+    api_key: str | None
+    base_url: str | None
+    requests_per_minute: int | None = None
+    defaults: Mapping[str, str] = field(default_factory=dict)  # e.g. Send.ai team_id / project_id
+    missing: str = ""  # why the provider is not configured, naming the variable(s) to set
+    sandbox: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key and self.base_url and not self.missing)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Injectable time and transport, so tests drive the clients without the network or real waiting."""
+
+    transport: httpx.AsyncBaseTransport | None = None
+    clock: Clock = time.monotonic
+    sleep: Sleep = anyio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class ProviderClient(ABC):
+    """One provider's task API. Subclasses set the class constants and implement `get_task`."""
+
+    name: ClassVar[ProviderName]
+    id_example: ClassVar[str]
+
+    def __init__(self, settings: ProviderSettings, runtime: Runtime | None = None) -> None:
+        runtime = runtime or Runtime()
+        self.settings = settings
+        if not settings.configured:
+            raise ValueError(f"{settings.name} is not configured: {settings.missing}")
+        assert settings.api_key is not None and settings.base_url is not None
+        limiter = (
+            SlidingWindowLimiter(settings.requests_per_minute, 60.0, clock=runtime.clock, sleep=runtime.sleep)
+            if settings.requests_per_minute
+            else None
+        )
+        self.http = HttpPolicy(
+            provider=self.name,
+            base_url=settings.base_url,
+            headers=self.auth_headers(settings.api_key),
+            secrets=(settings.api_key,),
+            parse_error=self.parse_error,
+            retry=runtime.retry,
+            limiter=limiter,
+            transport=runtime.transport,
+            clock=runtime.clock,
+            sleep=runtime.sleep,
+            rng=runtime.rng,
+        )
+
+    @staticmethod
+    @abstractmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        """The provider's documented authentication header(s)."""
+
+    @staticmethod
+    @abstractmethod
+    def parse_error(payload: Any) -> tuple[str | None, str | None]:
+        """(code, message) from the provider's error body."""
+
+    @abstractmethod
+    async def get_task(
+        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    ) -> TaskView:
+        """Fetch one task and normalize it."""
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def segment(self, value: str, what: str = "task_id") -> str:
+        """`value` checked and encoded as one URL path segment (see `tasklens.tools.task_ids`)."""
+        return path_segment(self.name, what, value, self.id_example)
+
+    def fail(self, kind: Any, hint: str, error: ProviderError | None = None) -> ProviderError:
+        """A ProviderError carrying a provider-specific hint, keeping the HTTP facts of `error` if given."""
+        if error is None:
+            return ProviderError(self.name, kind, hint=hint)
+        return ProviderError(
+            self.name,
+            kind,
+            http_status=error.http_status,
+            code=error.code,
+            message=error.message,
+            retry_after=error.retry_after,
+            hint=hint,
+        )
+
+
+def first_text(payload: Any, *keys: str) -> str | None:
+    """The first of `keys` in `payload` whose value is a non-empty string (error bodies vary by endpoint)."""
+    if not isinstance(payload, dict):
+        return None
+    for key in keys:
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+

@@ -1,0 +1,164 @@
+"""Deepomatic API v0.7: asynchronous inference tasks (`pending` → `success` | `error`).
+
+Quirks kept here: `X-API-KEY` auth; every path ends in `/` (the API is Django REST Framework and
+answers a slash-less GET with a 301 that httpx rightly does not follow); ids are strings of digits
+although the SDK passes ints; `pending` covers queued and running alike; errors are DRF's
+`{"detail": …}` or field-keyed lists; `data` holds the creating endpoint's response, typically
+`outputs[].labels.{predicted,discarded}[]` with optional `roi.bbox` for detection.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from ..errors import ProviderError, clean_upstream_text
+from ..models import Prediction, State, TaskResults, TaskView, is_terminal
+from ..timestamps import iso_time
+from .base import ProviderClient, first_text
+
+CONCISE_PREDICTIONS = 3
+DETAILED_PREDICTIONS = 10
+
+_STATES: dict[str, tuple[State, str | None]] = {
+    "pending": ("running", "Queued or running; Deepomatic does not tell the two apart."),
+    "success": ("succeeded", None),
+    "error": ("failed", None),
+}
+
+
+class DeepomaticTask(BaseModel):
+    """The documented task object; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    error: str | None = None
+    date_created: str | None = None
+    date_updated: str | None = None
+    data: Any = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class DeepomaticClient(ProviderClient):
+    name: ClassVar = "deepomatic"
+    id_example: ClassVar[str] = "269999729"
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"X-API-KEY": api_key}
+
+    @staticmethod
+    def parse_error(payload: Any) -> tuple[str | None, str | None]:
+        text = first_text(payload, "detail", "message", "error")
+        if text:
+            return None, text
+        if isinstance(payload, dict):  # DRF validation errors: {"field": ["message", ...]}
+            for key, value in payload.items():
+                if isinstance(value, list) and value and isinstance(value[0], str):
+                    return None, f"{key}: {value[0]}"
+        return None, None
+
+    async def get_task(
+        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    ) -> TaskView:
+        path = f"/v0.7/tasks/{self.segment(task_id)}/"
+        try:
+            payload = await self.http.get_json(path)
+        except ProviderError as error:
+            raise self._explain(error, task_id) from None
+        try:
+            task = DeepomaticTask.model_validate(payload)
+        except ValueError:
+            raise self.fail("bad_response", "Deepomatic answered with something that is not a task object.") from None
+        return normalize(task, detailed=detailed, sandbox=self.settings.sandbox)
+
+    def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
+        if error.kind == "not_found":
+            return self.fail(
+                "not_found",
+                f"Deepomatic has no task {task_id} (HTTP 404); use the task_id an inference call returned, "
+                f"for example {self.id_example}.",
+                error,
+            )
+        if error.kind == "unauthorized":
+            return self.fail(
+                "unauthorized",
+                "Deepomatic rejected DEEPOMATIC_API_KEY (HTTP 401); check it is a v0.7 API key, not an Engage token.",
+                error,
+            )
+        return error
+
+
+def normalize(task: DeepomaticTask, *, detailed: bool, sandbox: bool) -> TaskView:
+    """A Deepomatic task as a TaskView: state, error text, and the best predictions."""
+    state, detail = _STATES.get(task.status, ("unknown", None))
+    if state == "unknown":
+        detail = f"Deepomatic status {task.status!r} is not one of pending, success, error."
+    if task.status == "error":
+        detail = clean_upstream_text(task.error or "Deepomatic reported an error without a message.")
+    return TaskView(
+        provider="deepomatic",
+        id=task.id,
+        state=state,
+        terminal=is_terminal(state),
+        raw_status=task.status,
+        sandbox=sandbox or None,
+        detail=detail,
+        created_at=iso_time(task.date_created),
+        updated_at=iso_time(task.date_updated),
+        results=_results(task.data, detailed) if task.status == "success" else None,
+    )
+
+
+def _results(data: Any, detailed: bool) -> TaskResults | None:
+    outputs = data.get("outputs") if isinstance(data, dict) else None
+    if not isinstance(outputs, list):
+        return None
+    predicted: list[dict[str, Any]] = []
+    discarded = 0
+    for output in outputs:
+        labels = output.get("labels") if isinstance(output, dict) else None
+        if not isinstance(labels, dict):
+            continue
+        predicted.extend(p for p in labels.get("predicted") or [] if isinstance(p, dict))
+        discarded += len(labels.get("discarded") or [])
+    predicted.sort(key=lambda p: _score(p), reverse=True)
+    shown = predicted[: DETAILED_PREDICTIONS if detailed else CONCISE_PREDICTIONS]
+    counts = {"predicted": len(predicted), "discarded": discarded}
+    if len(outputs) > 1:
+        counts["outputs"] = len(outputs)
+    left_out = len(predicted) - len(shown)
+    return TaskResults(
+        predictions=[_prediction(p, detailed) for p in shown],
+        counts=counts,
+        truncated=(
+            f"{left_out} lower-scoring predictions not shown"
+            + ("" if detailed else "; response_format='detailed' shows up to 10 with boxes")
+            if left_out
+            else None
+        ),
+    )
+
+
+def _score(prediction: dict[str, Any]) -> float:
+    score = prediction.get("score")
+    return float(score) if isinstance(score, (int, float)) else 0.0
+
+
+def _prediction(prediction: dict[str, Any], detailed: bool) -> Prediction:
+    label = prediction.get("label_name") or prediction.get("label_id") or "?"
+    box = None
+    if detailed:
+        bbox = (prediction.get("roi") or {}).get("bbox") if isinstance(prediction.get("roi"), dict) else None
+        if isinstance(bbox, dict):
+            corners = [bbox.get(k) for k in ("xmin", "ymin", "xmax", "ymax")]
+            if all(isinstance(c, (int, float)) for c in corners):
+                box = [round(float(c), 4) for c in corners]  # type: ignore[arg-type]
+    return Prediction(label=clean_upstream_text(str(label), limit=80), score=round(_score(prediction), 3), box=box)

@@ -1,0 +1,167 @@
+"""Moody's Maxsight API v5 (formerly PassFort): KYC/onboarding workflow tasks done by people.
+
+Quirks kept here: `apikey` auth; a regional host (`api.{us,eu,ae}.maxsight.com`) where the wrong region
+answers 401, not 404, so a 401 names key, region and IP allow-list together; the task is a bare object;
+only `INCOMPLETE` is documented for v5, so v4's `COMPLETED_PASS` / `COMPLETED_FAIL` and any value starting
+with `COMPLETE` are read too, and anything else is `unknown` with the raw value kept; `COMPLETED_FAIL` is a
+business outcome (the check failed), not a processing error; v4 could put `{"errors": […]}` in a 200 body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ProviderError, clean_upstream_text
+from ..models import State, TaskView, is_terminal
+from ..timestamps import iso_time
+from .base import ProviderClient, first_text
+
+REGIONS = ("us", "eu", "ae")
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    assigned_by_id: str | None = None
+    assigned_to_id: str | None = None
+    assigned_to_type: str | None = None
+    assignment_comment: str | None = None
+
+
+class MaxsightTask(BaseModel):
+    """The documented v5 task object; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    name: str | None = None
+    c_name: str | None = None
+    step_name: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    locked_at: str | None = None
+    assignment: Assignment | None = None
+    entity_id: str | None = None
+    assessment_id: str | None = None
+    workflow_instance_id: str | None = None
+    custom_metadata: dict[str, Any] | None = None
+
+
+class MaxsightClient(ProviderClient):
+    name: ClassVar = "maxsight"
+    id_example: ClassVar[str] = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"apikey": api_key}
+
+    @staticmethod
+    def parse_error(payload: Any) -> tuple[str | None, str | None]:
+        if isinstance(payload, dict):
+            errors = payload.get("errors")
+            if isinstance(errors, dict):
+                errors = [errors]
+            if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+                code = errors[0].get("code")
+                return (str(code) if code is not None else None), first_text(errors[0], "message", "detail")
+            return None, first_text(payload, "message", "detail", "error")
+        return None, None
+
+    async def get_task(
+        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    ) -> TaskView:
+        try:
+            payload = await self.http.get_json(f"/v5/tasks/{self.segment(task_id)}")
+        except ProviderError as error:
+            raise self._explain(error, task_id) from None
+        if isinstance(payload, dict) and "errors" in payload and "id" not in payload:
+            code, message = self.parse_error(payload)
+            raise ProviderError(
+                "maxsight",
+                "bad_request",
+                http_status=200,
+                code=code,
+                message=clean_upstream_text(message or "", secrets=self.http.secrets),
+                hint="Maxsight answered with an error inside a successful response; check the task id.",
+            )
+        try:
+            task = MaxsightTask.model_validate(payload)
+        except ValueError:
+            raise self.fail("bad_response", "Maxsight answered with something that is not a task object.") from None
+        return normalize(task, detailed=detailed, sandbox=self.settings.sandbox)
+
+    def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
+        if error.kind == "unauthorized":
+            return self.fail(
+                "unauthorized",
+                f"Maxsight rejected the call (HTTP 401); check MAXSIGHT_API_KEY, that the base URL "
+                f"({self.settings.base_url}) is your account's region (MAXSIGHT_REGION us, eu or ae), and that "
+                "this machine's IP is on the allow-list if one is enabled.",
+                error,
+            )
+        if error.kind == "not_found":
+            return self.fail(
+                "not_found",
+                f"Maxsight has no task {task_id} (HTTP 404); task ids are UUIDs like {self.id_example}.",
+                error,
+            )
+        return error
+
+
+def _state(status: str) -> tuple[State, str | None]:
+    value = status.upper()
+    if value == "INCOMPLETE":
+        return "waiting_on_human", None
+    if value == "COMPLETED_FAIL":
+        return "failed", "Completed with outcome FAIL: a business decision by the reviewer, not a processing error."
+    if value.startswith("COMPLETE"):
+        return "succeeded", None
+    if value in ("CANCELLED", "CANCELED"):
+        return "cancelled", None
+    return "unknown", f"Maxsight status {status!r} is not one this version knows."
+
+
+def normalize(task: MaxsightTask, *, detailed: bool, sandbox: bool) -> TaskView:
+    """A Maxsight task as a TaskView: state, step, and who it is assigned to."""
+    state, detail = _state(task.status)
+    assignment = task.assignment or Assignment()
+    if state == "waiting_on_human":
+        who = f"assigned to a {(assignment.assigned_to_type or 'user').lower()}" if assignment.assigned_to_id else "unassigned"
+        step = f" at step '{task.step_name}'" if task.step_name else ""
+        detail = f"Waiting on a person{step}, {who}."
+        if assignment.assignment_comment:
+            detail += f' Note: "{clean_upstream_text(assignment.assignment_comment, limit=160)}"'
+    extra: dict[str, Any] = {}
+    if detailed:
+        for key in ("entity_id", "assessment_id", "workflow_instance_id"):
+            if getattr(task, key):
+                extra[key] = getattr(task, key)
+        if assignment.assigned_by_id:
+            extra["assigned_by_id"] = assignment.assigned_by_id
+        if task.locked_at:
+            extra["locked_at"] = iso_time(task.locked_at) or task.locked_at
+        for key, value in list((task.custom_metadata or {}).items())[:10]:
+            if isinstance(value, (str, int, float, bool)):
+                extra[f"custom.{key}"[:60]] = clean_upstream_text(value, limit=80) if isinstance(value, str) else value
+    assignee = None
+    if detailed and assignment.assigned_to_id:
+        assignee = f"{(assignment.assigned_to_type or 'USER').lower()}:{assignment.assigned_to_id}"
+    title = task.c_name or task.name
+    return TaskView(
+        provider="maxsight",
+        id=task.id,
+        state=state,
+        terminal=is_terminal(state),
+        raw_status=task.status,
+        sandbox=sandbox or None,
+        name=clean_upstream_text(title, limit=120) if title else None,
+        stage=task.step_name,
+        assignee=assignee,
+        detail=detail,
+        created_at=iso_time(task.created_at) if detailed else None,
+        updated_at=iso_time(task.updated_at),
+        extra=extra or None,
+    )

@@ -1,0 +1,218 @@
+"""Send.ai API v2: document-extraction tasks.
+
+Quirks kept here: `Authorization: Bearer` auth; a task lives under a team and a project
+(`/v2/{team_id}/project/{project_id}/task/{task_id}`), so both ids are needed; answers are wrapped in
+`{"payload": …}`; `REVIEWING` is a resting state that only a person leaves (complete or discard), and
+`complete` sends the task back to `PROCESSING`, so the status is not monotonic; `approved`,
+`exported_at` and `export_failed_at` are not states but delivery facts, reported beside the state.
+The error body is undocumented, so every common shape is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import ProviderError, clean_upstream_text
+from ..models import ExtractedField, State, TaskResults, TaskView, is_terminal
+from ..timestamps import iso_time
+from .base import ProviderClient, first_text
+
+LOW_CONFIDENCE = 0.7
+CONCISE_FIELDS = 8
+DETAILED_FIELDS = 100
+VALUE_LIMIT = 80
+
+_STATES: dict[str, tuple[State, str | None]] = {
+    "PROCESSING": ("running", None),
+    "REVIEWING": (
+        "waiting_on_human",
+        "Ready for review by a person; only a human complete or discard moves it on.",
+    ),
+    "COMPLETED": ("succeeded", None),
+    "FAILED": ("failed", "Send.ai reports that processing failed."),
+    "DISCARDED": ("cancelled", "Discarded by a reviewer."),
+    "FILTERED": ("cancelled", "Filtered out by the project's rules."),
+}
+
+
+class SendaiPage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    annotations: list[dict[str, Any]] = []
+    checkboxes: list[dict[str, Any]] = []
+    segments: list[dict[str, Any]] = []
+    signatures: list[dict[str, Any]] = []
+
+
+class SendaiTask(BaseModel):
+    """The documented public task object; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    name: str | None = None
+    created_at: str | None = None
+    step_type: str | None = None
+    upload_id: str | None = None
+    project_id: str | None = None
+    approved: bool | None = None
+    exported_at: str | None = None
+    export_failed_at: str | None = None
+    last_opened_at: str | None = None
+    meta: list[dict[str, Any]] = []
+    pages: list[SendaiPage] = []
+
+
+class SendaiClient(ProviderClient):
+    name: ClassVar = "sendai"
+    id_example: ClassVar[str] = "task_abcdef123456"
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    @staticmethod
+    def parse_error(payload: Any) -> tuple[str | None, str | None]:
+        if isinstance(payload, dict):
+            nested = payload.get("error")
+            if isinstance(nested, dict):
+                return _code(nested.get("code")), first_text(nested, "message", "detail")
+            errors = payload.get("errors")
+            if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+                return _code(errors[0].get("code")), first_text(errors[0], "message", "detail")
+            return _code(payload.get("code")), first_text(payload, "message", "error", "detail")
+        return None, None
+
+    async def get_task(
+        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    ) -> TaskView:
+        team = team_id or self.settings.defaults.get("team_id")
+        project = project_id or self.settings.defaults.get("project_id")
+        if not team or not project:
+            missing = " and ".join(n for n, v in (("team_id", team), ("project_id", project)) if not v)
+            raise self.fail(
+                "invalid_argument",
+                f"Send.ai tasks live under a team and a project: pass {missing} "
+                "(or set SENDAI_TEAM_ID / SENDAI_PROJECT_ID).",
+            )
+        path = (
+            f"/v2/{self.segment(team, 'team_id')}/project/{self.segment(project, 'project_id')}"
+            f"/task/{self.segment(task_id)}"
+        )
+        try:
+            body = await self.http.get_json(path)
+        except ProviderError as error:
+            raise self._explain(error, task_id, team, project) from None
+        payload = body.get("payload") if isinstance(body, dict) else None
+        try:
+            task = SendaiTask.model_validate(payload)
+        except ValueError:
+            raise self.fail("bad_response", "Send.ai answered without a task in its 'payload'.") from None
+        return normalize(task, detailed=detailed, sandbox=self.settings.sandbox)
+
+    def _explain(self, error: ProviderError, task_id: str, team: str, project: str) -> ProviderError:
+        if error.kind == "not_found":
+            return self.fail(
+                "not_found",
+                f"Send.ai has no task {task_id} in team {team}, project {project} (HTTP 404); "
+                "check all three ids.",
+                error,
+            )
+        if error.kind == "forbidden":
+            return self.fail(
+                "forbidden",
+                f"Send.ai refused access to project {project} (HTTP 403); the key needs the task.read scope "
+                "and must be added to that project.",
+                error,
+            )
+        if error.kind == "unauthorized":
+            return self.fail("unauthorized", "Send.ai rejected SENDAI_API_KEY (HTTP 401); check the key.", error)
+        return error
+
+
+def _code(value: Any) -> str | None:
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def normalize(task: SendaiTask, *, detailed: bool, sandbox: bool) -> TaskView:
+    """A Send.ai task as a TaskView: state, delivery facts, and extracted fields with confidence."""
+    state, detail = _STATES.get(task.status.upper(), ("unknown", None))
+    if state == "unknown":
+        detail = f"Send.ai status {task.status!r} is not one this version knows."
+    if task.export_failed_at and not (task.exported_at and task.exported_at > task.export_failed_at):
+        detail = " ".join(filter(None, [detail, f"Export to the downstream system failed at {iso_time(task.export_failed_at)}."]))
+    extra: dict[str, Any] = {}
+    if detailed:
+        for key in ("upload_id", "project_id", "approved"):
+            value = getattr(task, key)
+            if value is not None:
+                extra[key] = value
+        for key in ("exported_at", "export_failed_at", "last_opened_at"):
+            stamp = iso_time(getattr(task, key))
+            if stamp:
+                extra[key] = stamp
+        for item in task.meta[:10]:
+            if isinstance(item.get("name"), str) and isinstance(item.get("value"), (str, int, float, bool)):
+                value = item["value"]
+                extra[f"meta.{item['name']}"[:60]] = clean_upstream_text(value, limit=VALUE_LIMIT) if isinstance(value, str) else value
+    return TaskView(
+        provider="sendai",
+        id=task.id,
+        state=state,
+        terminal=is_terminal(state),
+        raw_status=task.status,
+        sandbox=sandbox or None,
+        name=clean_upstream_text(task.name, limit=120) if task.name else None,
+        stage=task.step_type,
+        detail=detail,
+        created_at=iso_time(task.created_at),
+        results=_results(task, detailed),
+        extra=extra or None,
+    )
+
+
+def _results(task: SendaiTask, detailed: bool) -> TaskResults | None:
+    fields: list[ExtractedField] = []
+    for number, page in enumerate(task.pages, start=1):
+        for annotation in page.annotations:
+            confidence = annotation.get("confidence")
+            content = annotation.get("content")
+            fields.append(
+                ExtractedField(
+                    field=clean_upstream_text(str(annotation.get("entity_id") or annotation.get("id") or "?"), limit=60),
+                    value=clean_upstream_text(str(content), limit=VALUE_LIMIT) if content is not None else None,
+                    confidence=round(float(confidence), 3) if isinstance(confidence, (int, float)) else None,
+                    low=True if isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE else None,
+                    page=number if len(task.pages) > 1 else None,
+                )
+            )
+    if not task.pages:
+        return None
+    limit = DETAILED_FIELDS if detailed else CONCISE_FIELDS
+    # Low-confidence fields are the ones a reviewer must look at: show them first.
+    ordered = sorted(fields, key=lambda f: not f.low)
+    shown = ordered[:limit]
+    checkboxes = [c for page in task.pages for c in page.checkboxes]
+    counts = {
+        "pages": len(task.pages),
+        "fields": len(fields),
+        "low_confidence": sum(1 for f in fields if f.low),
+        "checkboxes": len(checkboxes),
+        "checked": sum(1 for c in checkboxes if c.get("checked") is True),
+        "segments": sum(len(page.segments) for page in task.pages),
+        "signatures": sum(len(page.signatures) for page in task.pages),
+    }
+    left_out = len(fields) - len(shown)
+    return TaskResults(
+        fields=shown,
+        counts={key: value for key, value in counts.items() if value},
+        truncated=(
+            f"{left_out} more fields not shown"
+            + ("" if detailed else "; response_format='detailed' shows up to 100")
+            if left_out
+            else None
+        ),
+    )

@@ -1,0 +1,29 @@
+"""How a tool result goes on the wire: one compact JSON, as text and as structured content.
+
+Clients disagree on what they show the model: Claude Code reads `structuredContent` only, others read
+only the text block. Both carry the same compact JSON (no nulls, no indentation), so every client sees
+every fact and none pays for pretty-printing. Failures go out as `ToolError`, whose text the SDK marks
+`isError`: some clients drop structured content on errors, so the sentence must stand alone.
+"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from .compact import compact_json
+from .errors import ProviderError
+
+
+def tool_result(model: BaseModel) -> CallToolResult:
+    """`model` as a successful tool result: compact JSON text plus the same data as structured content."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=compact_json(model))],
+        structured_content=model.model_dump(mode="json"),
+    )
+
+
+def tool_error(error: ProviderError) -> ToolError:
+    """A provider failure as the one trusted sentence the model sees."""
+    return ToolError(error.for_model())
