@@ -180,11 +180,10 @@ class HttpPolicy:
             raise ProviderError(self.provider, "timeout") from None
         except httpx.TimeoutException:
             raise ProviderError(self.provider, "timeout") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            kind: ErrorKind = "bad_response" if isinstance(exc, httpx.RemoteProtocolError) else "network"
+        except (httpx.RemoteProtocolError, httpx.ReadError):
             raise ProviderError(
                 self.provider,
-                kind,
+                "network",
                 hint=f"The connection to {self.provider} broke before a complete answer arrived; retry shortly.",
             ) from None
         except httpx.TransportError:

@@ -270,5 +270,5 @@ def _results(answer: dict[str, Any] | None, detailed: bool) -> TaskResults | Non
     return TaskResults(
         objects_by_class={clean_upstream_text(k, limit=60): v for k, v in ranked},
         counts={k: v for k, v in counts.items() if v},
-        truncated=f"{left_out} smaller classes not shown; response_format='detailed' lists all" if left_out else None,
+        truncated=f"{left_out} smaller classes; response_format=detailed lists all" if left_out else None,
     )

@@ -139,8 +139,7 @@ def _results(data: Any, detailed: bool) -> TaskResults | None:
         predictions=[_prediction(p, detailed) for p in shown],
         counts=counts,
         truncated=(
-            f"{left_out} lower-scoring predictions not shown"
-            + ("" if detailed else "; response_format='detailed' shows up to 10 with boxes")
+            f"{left_out} lower-scoring predictions" + ("" if detailed else "; response_format=detailed shows 10 with boxes")
             if left_out
             else None
         ),

@@ -19,6 +19,7 @@ from ..timestamps import iso_time
 from .base import ProviderClient, first_text
 
 REGIONS = ("us", "eu", "ae")
+CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise answers
 
 
 class Assignment(BaseModel):
@@ -129,11 +130,11 @@ def normalize(task: MaxsightTask, *, detailed: bool, sandbox: bool) -> TaskView:
     state, detail = _state(task.status)
     assignment = task.assignment or Assignment()
     if state == "waiting_on_human":
-        who = f"assigned to a {(assignment.assigned_to_type or 'user').lower()}" if assignment.assigned_to_id else "unassigned"
-        step = f" at step '{task.step_name}'" if task.step_name else ""
-        detail = f"Waiting on a person{step}, {who}."
+        # state and stage already say "a person must act at step X"; detail adds who and their note.
+        detail = f"Assigned to a {(assignment.assigned_to_type or 'user').lower()}." if assignment.assigned_to_id else "Unassigned."
         if assignment.assignment_comment:
-            detail += f' Note: "{clean_upstream_text(assignment.assignment_comment, limit=160)}"'
+            limit = 300 if detailed else CONCISE_NOTE
+            detail += f' Note: "{clean_upstream_text(assignment.assignment_comment, limit=limit)}"'
     extra: dict[str, Any] = {}
     if detailed:
         for key in ("entity_id", "assessment_id", "workflow_instance_id"):

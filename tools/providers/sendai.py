@@ -20,7 +20,9 @@ from ..timestamps import iso_time
 from .base import ProviderClient, first_text
 
 LOW_CONFIDENCE = 0.7
-CONCISE_FIELDS = 8
+# How many fields a concise answer shows, by state: a reviewer needs the doubtful ones; a finished task
+# gets a preview (detailed lists all); a discarded or failed one needs none.
+CONCISE_FIELDS: dict[str, int] = {"waiting_on_human": 6, "succeeded": 3, "running": 3}
 DETAILED_FIELDS = 100
 VALUE_LIMIT = 80
 
@@ -28,7 +30,7 @@ _STATES: dict[str, tuple[State, str | None]] = {
     "PROCESSING": ("running", None),
     "REVIEWING": (
         "waiting_on_human",
-        "Ready for review by a person; only a human complete or discard moves it on.",
+        "A person must review it; only their complete or discard moves it on.",
     ),
     "COMPLETED": ("succeeded", None),
     "FAILED": ("failed", "Send.ai reports that processing failed."),
@@ -169,12 +171,12 @@ def normalize(task: SendaiTask, *, detailed: bool, sandbox: bool) -> TaskView:
         stage=task.step_type,
         detail=detail,
         created_at=iso_time(task.created_at),
-        results=_results(task, detailed),
+        results=_results(task, state, detailed),
         extra=extra or None,
     )
 
 
-def _results(task: SendaiTask, detailed: bool) -> TaskResults | None:
+def _results(task: SendaiTask, state: State, detailed: bool) -> TaskResults | None:
     fields: list[ExtractedField] = []
     for number, page in enumerate(task.pages, start=1):
         for annotation in page.annotations:
@@ -186,12 +188,12 @@ def _results(task: SendaiTask, detailed: bool) -> TaskResults | None:
                     value=clean_upstream_text(str(content), limit=VALUE_LIMIT) if content is not None else None,
                     confidence=round(float(confidence), 3) if isinstance(confidence, (int, float)) else None,
                     low=True if isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE else None,
-                    page=number if len(task.pages) > 1 else None,
+                    page=number if detailed and len(task.pages) > 1 else None,
                 )
             )
     if not task.pages:
         return None
-    limit = DETAILED_FIELDS if detailed else CONCISE_FIELDS
+    limit = DETAILED_FIELDS if detailed else CONCISE_FIELDS.get(state, 0)
     # Low-confidence fields are the ones a reviewer must look at: show them first.
     ordered = sorted(fields, key=lambda f: not f.low)
     shown = ordered[:limit]
@@ -200,9 +202,9 @@ def _results(task: SendaiTask, detailed: bool) -> TaskResults | None:
         "pages": len(task.pages),
         "fields": len(fields),
         "low_confidence": sum(1 for f in fields if f.low),
-        "checkboxes": len(checkboxes),
-        "checked": sum(1 for c in checkboxes if c.get("checked") is True),
-        "segments": sum(len(page.segments) for page in task.pages),
+        "checkboxes": len(checkboxes) if detailed else 0,
+        "checked": sum(1 for c in checkboxes if c.get("checked") is True) if detailed else 0,
+        "segments": sum(len(page.segments) for page in task.pages) if detailed else 0,
         "signatures": sum(len(page.signatures) for page in task.pages),
     }
     left_out = len(fields) - len(shown)
@@ -210,9 +212,8 @@ def _results(task: SendaiTask, detailed: bool) -> TaskResults | None:
         fields=shown,
         counts={key: value for key, value in counts.items() if value},
         truncated=(
-            f"{left_out} more fields not shown"
-            + ("" if detailed else "; response_format='detailed' shows up to 100")
-            if left_out
+            f"{left_out} more fields" + ("" if detailed else "; response_format=detailed lists them")
+            if left_out and shown
             else None
         ),
     )

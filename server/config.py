@@ -1,0 +1,118 @@
+"""Configuration from the environment: which providers are reachable, where, and with which key.
+
+A provider without a key is "not configured": the server still starts, and calling it returns an
+isError result naming the variable to set. Values that are present but wrong (an unknown region, a
+non-numeric rate) stop the server at startup with a message, because guessing would send a key to
+the wrong host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tasklens.tools.models import PROVIDERS, ProviderName
+from tasklens.tools.providers import ProviderSettings
+
+ANGO_HOSTS = {"eu": "https://imeritapi.ango.ai", "us": "https://us-api.ango.ai", "in": "https://in-api.ango.ai"}
+MAXSIGHT_REGIONS = ("us", "eu", "ae")
+DEFAULT_REQUESTS_PER_MINUTE: dict[ProviderName, int] = {
+    "ango": 100,  # documented Standard-plan limit
+    "deepomatic": 600,  # none published; conservative
+    "sendai": 120,  # team-level limits, numbers unpublished
+    "maxsight": 120,  # none published
+}
+TRUE_VALUES = ("1", "true", "yes", "on")
+
+# Every variable tasklens reads, for README, manifests and `tasklens doctor` to agree on.
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "ANGO_API_KEY": "Ango Hub API key (Hub → Account → API)",
+    "ANGO_API_URL": "Ango API host; overrides ANGO_REGION (default https://imeritapi.ango.ai)",
+    "ANGO_REGION": "eu, us or in: picks the documented Ango host",
+    "ANGO_REQUESTS_PER_MINUTE": "client-side rate limit for Ango (default 100)",
+    "DEEPOMATIC_API_KEY": "Deepomatic v0.7 API key",
+    "DEEPOMATIC_API_URL": "Deepomatic API host (default https://api.deepomatic.com)",
+    "DEEPOMATIC_REQUESTS_PER_MINUTE": "client-side rate limit for Deepomatic (default 600)",
+    "SENDAI_API_KEY": "Send.ai API key (added to the project, task.read scope)",
+    "SENDAI_API_URL": "Send.ai API host (default https://api.send.ai)",
+    "SENDAI_TEAM_ID": "default Send.ai team id (tool arguments override)",
+    "SENDAI_PROJECT_ID": "default Send.ai project id (tool arguments override)",
+    "SENDAI_REQUESTS_PER_MINUTE": "client-side rate limit for Send.ai (default 120)",
+    "MAXSIGHT_API_KEY": "Moody's Maxsight v5 API key",
+    "MAXSIGHT_API_URL": "Maxsight API host; overrides MAXSIGHT_REGION",
+    "MAXSIGHT_REGION": "us, eu or ae: https://api.{region}.maxsight.com",
+    "MAXSIGHT_REQUESTS_PER_MINUTE": "client-side rate limit for Maxsight (default 120)",
+    "TASKLENS_SANDBOX": "1 to serve the built-in simulated providers instead (no keys needed)",
+    "TASKLENS_LOG_LEVEL": "stderr log level (default INFO)",
+}
+
+
+class ConfigError(ValueError):
+    """A variable is set to a value tasklens cannot use; the message names it and the accepted values."""
+
+
+@dataclass(frozen=True)
+class Config:
+    providers: dict[ProviderName, ProviderSettings]
+    sandbox: bool = False
+    log_level: str = "INFO"
+
+
+def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = None) -> Config:
+    """Read the configuration; `sandbox=True` (or TASKLENS_SANDBOX=1) ignores every real key."""
+    env = os.environ if env is None else env
+    log_level = env.get("TASKLENS_LOG_LEVEL", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"TASKLENS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {log_level!r})")
+    if sandbox is None:
+        sandbox = env.get("TASKLENS_SANDBOX", "").strip().lower() in TRUE_VALUES
+    if sandbox:
+        return Config(providers={}, sandbox=True, log_level=log_level)
+    providers = {name: _provider(name, env) for name in PROVIDERS}
+    return Config(providers=providers, sandbox=False, log_level=log_level)
+
+
+def _provider(name: ProviderName, env: Mapping[str, str]) -> ProviderSettings:
+    prefix = name.upper()
+    key = env.get(f"{prefix}_API_KEY", "").strip() or None
+    url = env.get(f"{prefix}_API_URL", "").strip().rstrip("/") or None
+    rpm = _requests_per_minute(name, env)
+    missing = "" if key else f"set {prefix}_API_KEY"
+    defaults: dict[str, str] = {}
+    if name == "ango" and url is None:
+        region = env.get("ANGO_REGION", "eu").strip().lower() or "eu"
+        if region not in ANGO_HOSTS:
+            raise ConfigError(f"ANGO_REGION must be eu, us or in (got {region!r})")
+        url = ANGO_HOSTS[region]
+    elif name == "deepomatic" and url is None:
+        url = "https://api.deepomatic.com"
+    elif name == "sendai":
+        url = url or "https://api.send.ai"
+        for field in ("team_id", "project_id"):
+            value = env.get(f"SENDAI_{field.upper()}", "").strip()
+            if value:
+                defaults[field] = value
+    elif name == "maxsight" and url is None:
+        region = env.get("MAXSIGHT_REGION", "").strip().lower()
+        if region and region not in MAXSIGHT_REGIONS:
+            raise ConfigError(f"MAXSIGHT_REGION must be us, eu or ae (got {region!r})")
+        if region:
+            url = f"https://api.{region}.maxsight.com"
+        elif key:
+            missing = "set MAXSIGHT_REGION (us, eu or ae) or MAXSIGHT_API_URL; a wrong region answers 401"
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"{prefix}_API_URL must start with https:// (got {url!r})")
+    return ProviderSettings(
+        name=name, api_key=key, base_url=url, requests_per_minute=rpm, defaults=defaults, missing=missing
+    )
+
+
+def _requests_per_minute(name: ProviderName, env: Mapping[str, str]) -> int:
+    variable = f"{name.upper()}_REQUESTS_PER_MINUTE"
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return DEFAULT_REQUESTS_PER_MINUTE[name]
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{variable} must be a whole number of requests per minute, at least 1 (got {raw!r})")
+    return int(raw)

@@ -1,0 +1,80 @@
+"""`tasklens demo`: the product's main job, end to end, with nothing to configure.
+
+It starts `tasklens serve --sandbox` as a subprocess, connects to it with the official MCP client over
+stdio exactly as an IDE or chat agent would, lists the tools, and calls each one on sandbox tasks of
+every provider, including an error case, printing the compact results for a person to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult
+
+from .sandbox import CATALOG, CatalogEntry
+
+TASKS_PER_PROVIDER = 3
+
+
+def _write(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _demo_calls() -> list[tuple[str, dict[str, Any], str]]:
+    """(tool, arguments, why) for a few catalog tasks of each provider, then one call that must fail."""
+    calls: list[tuple[str, dict[str, Any], str]] = []
+    per_provider: dict[str, list[CatalogEntry]] = {}
+    for entry in CATALOG:
+        per_provider.setdefault(entry.provider, []).append(entry)
+    for provider in ("deepomatic", "sendai", "maxsight", "ango"):
+        for entry in per_provider.get(provider, [])[:TASKS_PER_PROVIDER]:
+            arguments: dict[str, Any] = {"provider": provider, "task_id": entry.task_id}
+            if entry.team_id:
+                arguments["team_id"] = entry.team_id
+            if entry.project_id and provider == "sendai":
+                arguments["project_id"] = entry.project_id
+            calls.append(("get_task", arguments, entry.scenario))
+    calls.append(("get_task", {"provider": "deepomatic", "task_id": "999999999"}, "an id that does not exist"))
+    return calls
+
+
+def _render(result: CallToolResult) -> str:
+    text = "".join(block.text for block in result.content if getattr(block, "type", "") == "text")
+    if result.is_error:
+        return f"  isError: {text}"
+    try:
+        return "  " + json.dumps(json.loads(text), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return "  " + text
+
+
+async def run_demo() -> int:
+    """Run the demo; 0 when every call behaved (successes succeeded, the error case was an isError)."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tasklens.server", "serve", "--sandbox"],
+        env={**os.environ, "TASKLENS_LOG_LEVEL": os.environ.get("TASKLENS_LOG_LEVEL", "WARNING")},
+    )
+    _write("tasklens demo: starting `tasklens serve --sandbox` and connecting over stdio…")
+    started = time.perf_counter()
+    failures = 0
+    async with Client(parameters) as client:
+        tools = (await client.list_tools()).tools
+        _write(f"connected in {time.perf_counter() - started:.1f} s; tools: {', '.join(t.name for t in tools)}\n")
+        for tool, arguments, why in _demo_calls():
+            expect_error = why == "an id that does not exist"
+            result = await client.call_tool(tool, arguments)
+            shown = ", ".join(f"{k}={v}" for k, v in arguments.items())
+            _write(f"{tool}({shown})  — {why}")
+            _write(_render(result))
+            if bool(result.is_error) != expect_error:
+                failures += 1
+                _write("  ^ unexpected result")
+    _write(f"\n{'all calls behaved as expected' if not failures else f'{failures} unexpected results'}.")
+    return 1 if failures else 0

@@ -1,0 +1,41 @@
+"""`tasklens sandbox`: the simulated provider APIs on a loopback port, for any client or SDK to use."""
+
+from __future__ import annotations
+
+import sys
+
+import anyio
+
+from .sandbox import CATALOG, SANDBOX_KEYS, Sandbox, serve_on_loopback
+
+ENV_PREFIXES = {"ango": "ANGO", "deepomatic": "DEEPOMATIC", "sendai": "SENDAI", "maxsight": "MAXSIGHT"}
+
+
+def usage_lines(sandbox: Sandbox, origin: str) -> list[str]:
+    """What a person needs to point tasklens, or a provider SDK, at the running sandbox."""
+    lines = [f"tasklens sandbox on {origin} (Ctrl-C to stop). To use it from tasklens or an SDK:"]
+    for provider, prefix in ENV_PREFIXES.items():
+        lines.append(
+            f"  export {prefix}_API_URL={sandbox.base_url(provider, origin=origin)} "
+            f"{prefix}_API_KEY={SANDBOX_KEYS[provider]}"
+        )
+    lines.append("  export SENDAI_TEAM_ID=team_123456 SENDAI_PROJECT_ID=proj_123456")
+    lines.append(f"Seeded tasks ({len(CATALOG)} scenarios): GET {origin}/_sandbox/catalog; faults: POST {origin}/_sandbox/faults")
+    return lines
+
+
+async def _serve(port: int) -> None:
+    sandbox = Sandbox()
+    async with serve_on_loopback(sandbox, port=port) as origin:
+        sys.stdout.write("\n".join(usage_lines(sandbox, origin)) + "\n")
+        sys.stdout.flush()
+        await anyio.sleep_forever()
+
+
+def run_sandbox(port: int) -> int:
+    """Serve until interrupted (the same server the tests use, so every fault kind works)."""
+    try:
+        anyio.run(_serve, port)
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,78 @@
+"""Configuration from the environment: defaults, regions, overrides, and refusing unusable values."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasklens.server.config import ENVIRONMENT_VARIABLES, ConfigError, load_config
+
+
+def test_nothing_set_means_nothing_configured_with_a_reason_per_provider() -> None:
+    config = load_config({})
+    assert not config.sandbox
+    for name, settings in config.providers.items():
+        assert not settings.configured
+        assert f"{name.upper()}_API_KEY" in settings.missing
+
+
+def test_documented_default_hosts_and_region_shortcuts() -> None:
+    config = load_config({"ANGO_API_KEY": "k", "DEEPOMATIC_API_KEY": "k", "SENDAI_API_KEY": "k"})
+    assert config.providers["ango"].base_url == "https://imeritapi.ango.ai"
+    assert config.providers["deepomatic"].base_url == "https://api.deepomatic.com"
+    assert config.providers["sendai"].base_url == "https://api.send.ai"
+    assert load_config({"ANGO_REGION": "us"}).providers["ango"].base_url == "https://us-api.ango.ai"
+    assert load_config({"ANGO_REGION": "in"}).providers["ango"].base_url == "https://in-api.ango.ai"
+    maxsight = load_config({"MAXSIGHT_API_KEY": "k", "MAXSIGHT_REGION": "ae"}).providers["maxsight"]
+    assert maxsight.configured and maxsight.base_url == "https://api.ae.maxsight.com"
+
+
+def test_url_overrides_region_and_trailing_slash_is_dropped() -> None:
+    env = {"ANGO_API_KEY": "k", "ANGO_REGION": "us", "ANGO_API_URL": "https://example.test/ango/"}
+    assert load_config(env).providers["ango"].base_url == "https://example.test/ango"
+
+
+def test_maxsight_key_without_region_says_what_to_set() -> None:
+    settings = load_config({"MAXSIGHT_API_KEY": "k"}).providers["maxsight"]
+    assert not settings.configured
+    assert "MAXSIGHT_REGION" in settings.missing and "401" in settings.missing
+
+
+def test_sendai_defaults_and_rate_limits() -> None:
+    env = {"SENDAI_API_KEY": "k", "SENDAI_TEAM_ID": "t1", "SENDAI_PROJECT_ID": "p1", "SENDAI_REQUESTS_PER_MINUTE": "30"}
+    settings = load_config(env).providers["sendai"]
+    assert dict(settings.defaults) == {"team_id": "t1", "project_id": "p1"}
+    assert settings.requests_per_minute == 30
+    assert load_config({}).providers["ango"].requests_per_minute == 100
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"ANGO_REGION": "mars"}, "ANGO_REGION"),
+        ({"MAXSIGHT_REGION": "uk"}, "MAXSIGHT_REGION"),
+        ({"ANGO_REQUESTS_PER_MINUTE": "fast"}, "ANGO_REQUESTS_PER_MINUTE"),
+        ({"DEEPOMATIC_REQUESTS_PER_MINUTE": "0"}, "DEEPOMATIC_REQUESTS_PER_MINUTE"),
+        ({"DEEPOMATIC_API_URL": "ftp://x"}, "DEEPOMATIC_API_URL"),
+        ({"TASKLENS_LOG_LEVEL": "loud"}, "TASKLENS_LOG_LEVEL"),
+    ],
+)
+def test_unusable_values_stop_startup_naming_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_config(env)
+
+
+def test_sandbox_switch_ignores_real_keys() -> None:
+    config = load_config({"TASKLENS_SANDBOX": "1", "ANGO_API_KEY": "real-key"})
+    assert config.sandbox and config.providers == {}
+
+
+def test_every_variable_read_is_documented() -> None:
+    import inspect
+
+    import tasklens.server.config as module
+
+    source = inspect.getsource(module)
+    prefixes = ("ANGO", "DEEPOMATIC", "SENDAI", "MAXSIGHT")
+    generated = {f"{p}_{suffix}" for p in prefixes for suffix in ("API_KEY", "API_URL", "REQUESTS_PER_MINUTE")}
+    literal = {name for name in ENVIRONMENT_VARIABLES if f'"{name}"' in source}
+    assert generated | literal == set(ENVIRONMENT_VARIABLES)
