@@ -96,7 +96,9 @@ async def serve_on_loopback(app: ASGIApp, host: str = "127.0.0.1", port: int = 0
     import uvicorn  # only needed for real sockets; keep it out of in-process use
 
     _install_log_filter()
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on accepted sockets of that proto, and
+    # without it uvicorn's separate header and body writes stall ~40 ms on delayed ACKs (keep-alive).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
