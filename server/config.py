@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.providers import ProviderSettings
@@ -19,7 +20,7 @@ ANGO_HOSTS = {"eu": "https://imeritapi.ango.ai", "us": "https://us-api.ango.ai",
 MAXSIGHT_REGIONS = ("us", "eu", "ae")
 DEFAULT_REQUESTS_PER_MINUTE: dict[ProviderName, int] = {
     "ango": 100,  # documented Standard-plan limit
-    "deepomatic": 600,  # none published; conservative
+    "deepomatic": 600,  # none published; 10/s, far below what the batch poller needs, far above one agent
     "sendai": 120,  # team-level limits, numbers unpublished
     "maxsight": 120,  # none published
 }
@@ -101,11 +102,23 @@ def _provider(name: ProviderName, env: Mapping[str, str]) -> ProviderSettings:
             url = f"https://api.{region}.maxsight.com"
         elif key:
             missing = "set MAXSIGHT_REGION (us, eu or ae) or MAXSIGHT_API_URL; a wrong region answers 401"
-    if url is not None and not url.startswith(("https://", "http://")):
-        raise ConfigError(f"{prefix}_API_URL must start with https:// (got {url!r})")
+    if url is not None:
+        url = _checked_url(f"{prefix}_API_URL", url)
+        if name == "ango" and url.endswith("/v2"):
+            url = url[: -len("/v2")]  # the REST docs' server URL includes /v2; tasklens adds it per path
     return ProviderSettings(
         name=name, api_key=key, base_url=url, requests_per_minute=rpm, defaults=defaults, missing=missing
     )
+
+
+def _checked_url(variable: str, url: str) -> str:
+    """https:// anywhere; plain http:// only to this machine (a sandbox), never sending a key in clear."""
+    parsed = urlsplit(url)
+    if parsed.scheme == "https" and parsed.netloc:
+        return url
+    if parsed.scheme == "http" and (parsed.hostname or "") in ("127.0.0.1", "localhost", "::1"):
+        return url
+    raise ConfigError(f"{variable} must be an https:// URL (plain http:// only for 127.0.0.1 or localhost); got {url!r}")
 
 
 def _requests_per_minute(name: ProviderName, env: Mapping[str, str]) -> int:

@@ -26,9 +26,9 @@ def _write(text: str = "") -> None:
     sys.stdout.flush()
 
 
-def _demo_calls() -> list[tuple[str, dict[str, Any], str]]:
-    """(tool, arguments, why) for a few catalog tasks of each provider, then one call that must fail."""
-    calls: list[tuple[str, dict[str, Any], str]] = []
+def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
+    """(tool, arguments, why, error expected) for a few catalog tasks of each provider, then a failing call."""
+    calls: list[tuple[str, dict[str, Any], str, bool]] = []
     per_provider: dict[str, list[CatalogEntry]] = {}
     for entry in CATALOG:
         per_provider.setdefault(entry.provider, []).append(entry)
@@ -39,8 +39,8 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str]]:
                 arguments["team_id"] = entry.team_id
             if entry.project_id and provider == "sendai":
                 arguments["project_id"] = entry.project_id
-            calls.append(("get_task", arguments, entry.scenario))
-    calls.append(("get_task", {"provider": "deepomatic", "task_id": "999999999"}, "an id that does not exist"))
+            calls.append(("get_task", arguments, entry.scenario, False))
+    calls.append(("get_task", {"provider": "deepomatic", "task_id": "999999999"}, "an id that does not exist", True))
     return calls
 
 
@@ -67,8 +67,7 @@ async def run_demo() -> int:
     async with Client(parameters) as client:
         tools = (await client.list_tools()).tools
         _write(f"connected in {time.perf_counter() - started:.1f} s; tools: {', '.join(t.name for t in tools)}\n")
-        for tool, arguments, why in _demo_calls():
-            expect_error = why == "an id that does not exist"
+        for tool, arguments, why, expect_error in _demo_calls():
             result = await client.call_tool(tool, arguments)
             shown = ", ".join(f"{k}={v}" for k, v in arguments.items())
             _write(f"{tool}({shown})  — {why}")

@@ -11,18 +11,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from tasklens.tools.compact import simplify_schema_property
+
 
 def tidy_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Drop generated titles and collapse optional `anyOf [X, null]` (default null) into X, in place."""
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
-        prop.pop("title", None)
-        branches = prop.get("anyOf")
-        if isinstance(branches, list) and "default" in prop and prop["default"] is None:
-            non_null = [branch for branch in branches if branch != {"type": "null"}]
-            if len(non_null) == 1:
-                del prop["anyOf"], prop["default"]
-                prop.update(non_null[0])
+        simplify_schema_property(prop)
     return schema
 
 

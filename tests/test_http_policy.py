@@ -210,3 +210,78 @@ async def test_loopback_broken_bodies_are_retried(sandbox: Sandbox, fake_time: F
         finally:
             await http.aclose()
     assert task["id"] == "269999729" and http.attempts == 2
+
+
+async def test_a_429_with_retry_after_holds_other_callers_too(sandbox: Sandbox, fake_time: FakeTime) -> None:
+    limiter = SlidingWindowLimiter(100, clock=fake_time.clock, sleep=fake_time.sleep)
+    http = policy(sandbox, fake_time, limiter=limiter)
+    sandbox.faults.add(Fault(kind="429", times=1, provider="deepomatic", retry_after=9))
+    await http.get_json(TASK)  # the first caller waits out its own 429
+    fake_time.sleeps.clear()
+    limiter.block_until(fake_time.now + 5)  # as a 429 seen by another call would
+    await http.get_json(TASK)
+    assert fake_time.sleeps == [pytest.approx(5.0)]
+
+
+async def test_a_wild_retry_after_does_not_disable_the_provider(sandbox: Sandbox, fake_time: FakeTime) -> None:
+    limiter = SlidingWindowLimiter(100, clock=fake_time.clock, sleep=fake_time.sleep)
+    http = policy(sandbox, fake_time, limiter=limiter)
+    sandbox.faults.add(Fault(kind="429", times=1, provider="deepomatic", retry_after=86400))
+    with pytest.raises(ProviderError):
+        await http.get_json(TASK)
+    assert limiter.next_free_in() <= http.retry.deadline_s
+
+
+async def test_the_size_cap_holds_for_streamed_bodies_without_content_length(fake_time: FakeTime) -> None:
+    async def streaming_upstream(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})  # type: ignore[operator]
+        for _ in range(100):
+            await send({"type": "http.response.body", "body": b" " * 1024, "more_body": True})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"{}"})  # type: ignore[operator]
+
+    http = HttpPolicy(
+        provider="deepomatic",
+        base_url="http://upstream",
+        headers={},
+        secrets=(),
+        parse_error=DeepomaticClient.parse_error,
+        retry=RetryPolicy(max_response_bytes=10_000),
+        transport=httpx.ASGITransport(app=streaming_upstream),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+    )
+    with pytest.raises(ProviderError) as caught:
+        await http.get_json("/anything")
+    assert caught.value.code == "too_large"
+
+
+async def test_queueing_for_a_connection_slot_counts_against_the_deadline(sandbox: Sandbox) -> None:
+    """With one slot busy on a slow answer, a second call with a short deadline gives up on time."""
+    import time
+
+    import anyio
+
+    sandbox.faults.add(Fault(kind="slow", times=1, provider="deepomatic", delay_s=1.5))
+    async with serve_on_loopback(sandbox) as origin:
+        http = HttpPolicy(
+            provider="deepomatic",
+            base_url=sandbox.base_url("deepomatic", origin=origin),
+            headers=DeepomaticClient.auth_headers(KEY),
+            secrets=(KEY,),
+            parse_error=DeepomaticClient.parse_error,
+            retry=RetryPolicy(max_attempts=1),
+            max_concurrency=1,
+        )
+        outcome: dict[str, float] = {}
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(http.get_json, TASK)
+                await anyio.sleep(0.1)  # the slow call holds the only slot
+                started = time.monotonic()
+                with pytest.raises(ProviderError) as caught:
+                    await http.get_json(TASK, deadline=http.deadline() - http.retry.deadline_s + 0.4)
+                outcome["waited"] = time.monotonic() - started
+        finally:
+            await http.aclose()
+    assert caught.value.kind == "timeout"
+    assert outcome["waited"] < 1.0

@@ -282,3 +282,19 @@ async def test_ango_rate_limit_is_respected_client_side(loopback: tuple[Sandbox,
     statuses = [r.status for r in sandbox.requests if r.provider == "ango"]
     assert len(statuses) >= 120 and 429 not in statuses
     assert shared.now - 1000.0 >= 60.0
+
+
+async def test_one_ango_tool_call_has_one_deadline_across_its_reads(loopback: tuple[Sandbox, str], fake_time: FakeTime) -> None:
+    """The task read and the project read share the call's 30 s: two 20 s Retry-After waits cannot both fit,
+    so the task comes back (its stage unresolved, said in detail) within the deadline."""
+    sandbox, origin = loopback
+    sandbox.faults.add(Fault(kind="429", provider="ango", path_contains="/v2/task/", retry_after=20))
+    sandbox.faults.add(Fault(kind="429", provider="ango", path_contains="/v2/project/", retry_after=20))
+    client = make_client("ango", sandbox, origin, fake_time)
+    start = fake_time.now
+    try:
+        view = await client.get_task("6453677fc47af30015be5a58")
+    finally:
+        await client.aclose()
+    assert fake_time.now - start <= 30.0
+    assert view.state == "unknown" and view.detail and "could not be resolved" in view.detail

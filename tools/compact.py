@@ -1,9 +1,14 @@
-"""The base model every tool result is built from: empty values never reach the wire.
+"""The base model every tool result is built from: clean text only, and empty values never reach the wire.
 
 Agents pay for every token a tool returns, and a `null` or `[]` says nothing they can act on. So a
 `Compact` model serializes without `None`, empty lists and empty dicts, and its published JSON schema
 says the same thing: an optional field is simply an optional property (no `anyOf [..., null]`, no
 `title`), which is both truthful and a fraction of the schema tokens.
+
+Every string a result holds — values, and keys of dicts such as objects per class — passes through
+`clean_upstream_text` on the way in, because most of them came from a provider (stage names, statuses,
+assignees, labels) and are headed for a language model: no control or bidi characters, one line, and a
+ceiling on length. Provider modules cut fields shorter where that reads better.
 """
 
 from __future__ import annotations
@@ -11,16 +16,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_validator, model_serializer
 from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema
+
+from .errors import clean_upstream_text
+
+TEXT_CEILING = 500  # characters of any one string in a result
 
 
 def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, (list, dict)) and not value)
 
 
-def _simplify_property(prop: dict[str, Any]) -> None:
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_upstream_text(value, limit=TEXT_CEILING)
+    if isinstance(value, dict):
+        return {_clean(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
+def simplify_schema_property(prop: dict[str, Any]) -> None:
+    """Drop a property's generated `title` and collapse `anyOf [X, null]` with default null into X."""
     prop.pop("title", None)
     any_of = prop.get("anyOf")
     if isinstance(any_of, list) and prop.get("default", "missing") is None:
@@ -38,6 +58,11 @@ class Compact(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean_text(cls, value: Any) -> Any:
+        return _clean(value)
+
     @model_serializer(mode="wrap")
     def _drop_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
         return {key: value for key, value in handler(self).items() if not _is_empty(value)}
@@ -49,7 +74,7 @@ class Compact(BaseModel):
         schema.pop("title", None)
         schema.pop("additionalProperties", None)
         for prop in schema.get("properties", {}).values():
-            _simplify_property(prop)
+            simplify_schema_property(prop)
         return reference
 
 

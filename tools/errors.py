@@ -9,8 +9,8 @@ for a language model.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
 from typing import Literal
 
 ErrorKind = Literal[
@@ -33,30 +33,46 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def clean_upstream_text(text: str, *, secrets: tuple[str, ...] = (), limit: int = UPSTREAM_TEXT_LIMIT) -> str:
-    """Make untrusted upstream text safe to show: no control or bidi characters, no secrets, one line, capped."""
+    """Make untrusted upstream text safe to show: no control or bidi characters, no secrets, one line, capped.
+
+    Control characters go first, so a key split by a zero-width or NUL character is still found.
+    """
+    text = _CONTROL.sub("", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
-    text = _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    text = _WHITESPACE.sub(" ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
 
 
-@dataclass
 class ProviderError(Exception):
     """A failed provider call, normalized. `message` is already clean (see `clean_upstream_text`)."""
 
-    provider: str
-    kind: ErrorKind
-    http_status: int | None = None
-    code: str | None = None
-    message: str = ""
-    retry_after: float | None = None
-    hint: str = field(default="")
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        provider: str,
+        kind: ErrorKind,
+        *,
+        http_status: int | None = None,
+        code: str | None = None,
+        message: str = "",
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        self.provider = provider
+        self.kind: ErrorKind = kind
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        self.hint = hint
         super().__init__(self.for_model())
+
+    def __reduce__(self) -> tuple[object, ...]:
+        fields = ("http_status", "code", "message", "retry_after", "hint")
+        return (_rebuild, (self.provider, self.kind, {name: getattr(self, name) for name in fields}))
 
     def for_model(self) -> str:
         """One trusted sentence: what failed and what to do next (≤ ~500 characters)."""
@@ -65,8 +81,12 @@ class ProviderError(Exception):
             parts.append(f'Upstream said: "{self.message}"')
         return " ".join(parts)
 
-    def __str__(self) -> str:  # dataclass would otherwise print every field, including upstream text
+    def __str__(self) -> str:
         return self.for_model()
+
+
+def _rebuild(provider: str, kind: ErrorKind, fields: dict[str, object]) -> ProviderError:
+    return ProviderError(provider, kind, **fields)  # type: ignore[arg-type]
 
 
 def _status(error: ProviderError) -> str:
@@ -83,7 +103,7 @@ def _default_hint(error: ProviderError) -> str:
         case "not_found":
             return f"{name} found nothing at that id{_status(error)}; check the id and the provider."
         case "rate_limited":
-            wait = f" Retry in {error.retry_after:.0f} s." if error.retry_after else " Retry later."
+            wait = f" Retry in {math.ceil(error.retry_after)} s." if error.retry_after else " Retry later."
             return f"{name} is rate limiting requests{_status(error)}.{wait}"
         case "unavailable":
             return f"{name} is failing on its side{_status(error)}; retry in a minute."

@@ -15,7 +15,7 @@ from .results import tool_error, tool_result
 
 TaskId = Annotated[str, Field(description="the provider's task id")]
 TeamId = Annotated[str | None, Field(description="sendai only (default SENDAI_TEAM_ID)")]
-ProjectId = Annotated[str | None, Field(description="sendai (default SENDAI_PROJECT_ID)")]
+ProjectId = Annotated[str | None, Field(description="sendai (default SENDAI_PROJECT_ID); ango optional")]
 Format = Annotated[ResponseFormat, Field(description="detailed adds ids, times, longer lists")]
 
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,9 +60,9 @@ class HttpPolicy:
 
     provider: str
     base_url: str
-    headers: Mapping[str, str]
-    secrets: tuple[str, ...]
-    parse_error: ErrorParser
+    headers: Mapping[str, str] = field(repr=False)
+    secrets: tuple[str, ...] = field(repr=False)
+    parse_error: ErrorParser = field(repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limiter: SlidingWindowLimiter | None = None
     transport: httpx.AsyncBaseTransport | None = None
@@ -75,7 +77,9 @@ class HttpPolicy:
         )
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
-            headers={"Accept": "application/json", "User-Agent": "tasklens", **self.headers},
+            # identity: the size cap must bound what is held in memory, and a compressed body could
+            # inflate a hundredfold before the cap sees a single byte of it.
+            headers={"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "tasklens", **self.headers},
             timeout=timeout,
             transport=self.transport,
             follow_redirects=False,
@@ -85,15 +89,16 @@ class HttpPolicy:
         self.attempts = 0  # upstream requests sent, for tests and benchmarks
 
     async def aclose(self) -> None:
+        """Close the pooled connections (at server shutdown)."""
         await self._client.aclose()
 
-    async def get_json(
-        self, path: str, *, params: Any = None, deadline_s: float | None = None, read_timeout_s: float | None = None
-    ) -> Any:
+    def deadline(self) -> float:
+        """An absolute deadline for one tool call; pass it to every request the call makes."""
+        return self.clock() + self.retry.deadline_s
+
+    async def get_json(self, path: str, *, params: Any = None, deadline: float | None = None) -> Any:
         """GET a JSON document (idempotent, so retried under the policy)."""
-        return await self.request_json(
-            "GET", path, params=params, idempotent=True, deadline_s=deadline_s, read_timeout_s=read_timeout_s
-        )
+        return await self.request_json("GET", path, params=params, idempotent=True, deadline=deadline)
 
     async def request_json(
         self,
@@ -103,19 +108,20 @@ class HttpPolicy:
         params: Any = None,
         json_body: Any = None,
         idempotent: bool,
-        deadline_s: float | None = None,
-        read_timeout_s: float | None = None,
+        deadline: float | None = None,
     ) -> Any:
-        """Send one logical request under the policy and return the decoded JSON body of a 2xx answer."""
-        deadline = self.clock() + (deadline_s if deadline_s is not None else self.retry.deadline_s)
+        """Send one logical request under the policy and return the decoded JSON body of a 2xx answer.
+
+        `deadline` is absolute (this policy's clock); it defaults to `deadline()`, and a tool call
+        that makes several requests passes one deadline to all of them.
+        """
+        deadline = self.deadline() if deadline is None else deadline
         attempt = 0
+        retried_500 = False
         while True:
             attempt += 1
             try:
-                await self._admit(deadline)
-                status, headers, body = await self._send_once(
-                    method, path, params, json_body, deadline, read_timeout_s
-                )
+                status, headers, body = await self._send_once(method, path, params, json_body, deadline)
             except ProviderError as error:
                 if not (idempotent and error.kind in ("timeout", "network")):
                     raise
@@ -126,14 +132,50 @@ class HttpPolicy:
             if 200 <= status < 300:
                 return self._decode(status, body)
             error = self._http_error(status, headers, body)
-            retryable = status in RETRYABLE_STATUSES or (status == 500 and attempt == 1)
+            retryable = status in RETRYABLE_STATUSES or (status == 500 and not retried_500)
             if not (idempotent and retryable):
                 raise error
+            retried_500 = retried_500 or status == 500
             if error.retry_after is not None and status in (429, 503) and self.limiter is not None:
-                self.limiter.block_until(self.clock() + error.retry_after)
+                # Hold every caller of this provider, but never longer than one call's deadline: a
+                # wild Retry-After (a day) must not disable the provider until restart.
+                self.limiter.block_until(self.clock() + min(error.retry_after, self.retry.deadline_s))
             wait = self._wait_or_raise(error, attempt, deadline, retry_after=error.retry_after)
             logger.info("%s %s: HTTP %s, retry %d in %.2f s", self.provider, method, status, attempt, wait)
             await self.sleep(wait)
+
+    async def _send_once(
+        self, method: str, path: str, params: Any, json_body: Any, deadline: float
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt: a concurrency slot, then the rate limiter, then the send, all within `deadline`."""
+        try:
+            with anyio.fail_after(max(0.0, deadline - self.clock())):
+                async with self._slots:
+                    # Admission comes last, right before the send, so the limiter's window is the
+                    # upstream's window: time spent queueing for a slot is not counted as sent.
+                    await self._admit(deadline)
+                    self.attempts += 1
+                    request = self._client.build_request(method, path, params=params, json=json_body)
+                    response = await self._client.send(request, stream=True)
+                    try:
+                        body = await self._read_capped(response)
+                    finally:
+                        await response.aclose()
+        except TimeoutError:
+            raise ProviderError(self.provider, "timeout") from None
+        except httpx.TimeoutException:
+            raise ProviderError(self.provider, "timeout") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError):
+            raise ProviderError(
+                self.provider,
+                "network",
+                hint=f"The connection to {self.provider} broke before a complete answer arrived; retry shortly.",
+            ) from None
+        except httpx.HTTPError:  # protocol misuse, bad URL, undecodable body: not worth retrying
+            raise ProviderError(
+                self.provider, "bad_response", hint=f"The exchange with {self.provider} failed at the HTTP level."
+            ) from None
+        return response.status_code, response.headers, body
 
     async def _admit(self, deadline: float) -> None:
         if self.limiter is None:
@@ -147,53 +189,14 @@ class HttpPolicy:
                 retry_after=exc.wait_s,
                 hint=(
                     f"tasklens is holding {self.provider} calls to its configured rate limit and no slot frees "
-                    f"up within this call's deadline; retry in {exc.wait_s:.0f} s."
+                    f"up within this call's deadline; retry in {math.ceil(exc.wait_s)} s."
                 ),
             ) from None
 
-    async def _send_once(
-        self,
-        method: str,
-        path: str,
-        params: Any,
-        json_body: Any,
-        deadline: float,
-        read_timeout_s: float | None,
-    ) -> tuple[int, httpx.Headers, bytes]:
-        remaining = deadline - self.clock()
-        if remaining <= 0:
-            raise ProviderError(self.provider, "timeout")
-        timeout = self._client.timeout
-        if read_timeout_s is not None:
-            timeout = httpx.Timeout(timeout.connect, read=read_timeout_s, write=timeout.write, pool=timeout.pool)
-        self.attempts += 1
-        try:
-            async with self._slots:
-                with anyio.fail_after(remaining):
-                    request = self._client.build_request(method, path, params=params, json=json_body, timeout=timeout)
-                    response = await self._client.send(request, stream=True)
-                    try:
-                        body = await self._read_capped(response)
-                    finally:
-                        await response.aclose()
-        except TimeoutError:
-            raise ProviderError(self.provider, "timeout") from None
-        except httpx.TimeoutException:
-            raise ProviderError(self.provider, "timeout") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError):
-            raise ProviderError(
-                self.provider,
-                "network",
-                hint=f"The connection to {self.provider} broke before a complete answer arrived; retry shortly.",
-            ) from None
-        except httpx.TransportError:
-            raise ProviderError(self.provider, "network") from None
-        return response.status_code, response.headers, body
-
     async def _read_capped(self, response: httpx.Response) -> bytes:
         limit = self.retry.max_response_bytes
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        declared = _whole_number(response.headers.get("content-length"))
+        if declared is not None and declared > limit:
             raise self._too_large(response.status_code)
         chunks: list[bytes] = []
         size = 0
@@ -210,6 +213,7 @@ class HttpPolicy:
             self.provider,
             "bad_response",
             http_status=status,
+            code=TOO_LARGE,
             hint=f"{self.provider} sent more than {mib:.0f} MiB for one call; tasklens stopped reading it.",
         )
 
@@ -226,8 +230,7 @@ class HttpPolicy:
 
     def _http_error(self, status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
         payload: Any = None
-        is_json = "json" in headers.get("content-type", "")
-        if is_json:
+        if "json" in headers.get("content-type", "").lower():
             try:
                 payload = json.loads(body)
             except (UnicodeDecodeError, json.JSONDecodeError):
@@ -254,6 +257,17 @@ class HttpPolicy:
         return self.rng.uniform(0, ceiling)
 
 
+TOO_LARGE = "too_large"
+"""`ProviderError.code` of a response cut off by the size cap, so a client can retry with less."""
+
+
+def _whole_number(value: str | None) -> int | None:
+    """An ASCII decimal header value, or None (`str.isdigit` also accepts '²', which int() refuses)."""
+    if value is None or not re.fullmatch(r"[0-9]{1,18}", value.strip()):
+        return None
+    return int(value.strip())
+
+
 def _kind_for_status(status: int) -> ErrorKind:
     if status == 401:
         return "unauthorized"
@@ -274,13 +288,10 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """`Retry-After` as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3); None if absent/bad."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = _whole_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, OverflowError, AttributeError):
         return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - now)

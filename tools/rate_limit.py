@@ -3,11 +3,15 @@
 Providers publish limits as "N requests per minute" (Ango: 100 on the Standard plan). A token bucket
 lets a burst plus the refill through, which can exceed N in some 60 s window; a sliding window of the
 last N send times cannot, so "never exceeds the configured rate" holds for any window, not on average.
-The clock and sleep are injectable so tests prove this without waiting.
+
+Callers reserve their send time under a short lock and sleep outside it, so a caller with a near
+deadline is never stuck behind one willing to wait longer, and admission order is first come, first
+served. The clock and sleep are injectable so tests prove all this without waiting.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -27,7 +31,7 @@ class WouldExceedDeadline(Exception):
 
 
 class SlidingWindowLimiter:
-    """Admits at most `max_requests` in any `window_s` seconds; callers wait their turn in FIFO order."""
+    """Admits at most `max_requests` in any `window_s` seconds, in arrival order."""
 
     def __init__(
         self,
@@ -43,9 +47,9 @@ class SlidingWindowLimiter:
         self.window_s = window_s
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
-        self._turn = anyio.Lock()
-        self._blocked_until = 0.0
+        self._slots: deque[float] = deque()  # reserved send times, non-decreasing, possibly in the future
+        self._blocked_until = -math.inf
+        self._lock = anyio.Lock()
 
     def block_until(self, when: float) -> None:
         """Hold every caller until `when` (clock time), e.g. after an upstream 429 with Retry-After."""
@@ -54,25 +58,25 @@ class SlidingWindowLimiter:
     def next_free_in(self) -> float:
         """Seconds until a request could be admitted, if one were asked for now."""
         now = self._clock()
-        self._forget_before(now)
-        wait = self._blocked_until - now
-        if len(self._sent) >= self.max_requests:
-            wait = max(wait, self._sent[0] + self.window_s - now)
-        return max(0.0, wait)
+        return max(0.0, self._earliest(now) - now)
 
     async def acquire(self, deadline: float | None = None) -> None:
-        """Wait for a slot and record the send; raise `WouldExceedDeadline` rather than wait past `deadline`."""
-        async with self._turn:
-            while True:
-                wait = self.next_free_in()
-                if wait <= 0:
-                    self._sent.append(self._clock())
-                    return
-                if deadline is not None and self._clock() + wait > deadline:
-                    raise WouldExceedDeadline(wait)
-                await self._sleep(wait)
+        """Reserve the earliest admissible send time and wait for it; never wait past `deadline`."""
+        async with self._lock:
+            now = self._clock()
+            when = self._earliest(now)
+            if deadline is not None and when > deadline:
+                raise WouldExceedDeadline(when - now)
+            self._slots.append(when)
+        if when > now:
+            await self._sleep(when - now)
 
-    def _forget_before(self, now: float) -> None:
-        horizon = now - self.window_s
-        while self._sent and self._sent[0] <= horizon:
-            self._sent.popleft()
+    def _earliest(self, now: float) -> float:
+        # A slot stays counted while `slot + window > now`; the same expression decides when the
+        # oldest one frees up, so rounding can never admit N+1 in a window.
+        while self._slots and self._slots[0] + self.window_s <= now:
+            self._slots.popleft()
+        when = max(now, self._blocked_until)
+        if len(self._slots) >= self.max_requests:
+            when = max(when, self._slots[-self.max_requests] + self.window_s)
+        return when

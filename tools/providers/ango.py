@@ -11,19 +11,21 @@ limit is 100 requests/minute, enforced by the shared limiter.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..models import State, TaskResults, TaskView, is_terminal
+from ..http_policy import TOO_LARGE
+from ..models import ProviderName, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
-from .base import ProviderClient, first_text
+from .base import Flag, Items, Number, Object, ProviderClient, Text, as_text, first_text
 
 PROJECT_TTL_S = 600.0
+UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
 CONCISE_CLASSES = 8
 
-_LITERAL_STAGES = {"Start": "Start", "Label": "Label", "Complete": "Complete"}
+_LITERAL_STAGES = frozenset({"Start", "Label", "Complete"})  # auto-created stages: id == name == type
 _STAGE_STATES: dict[str, State] = {
     "Start": "queued",
     "Label": "waiting_on_human",
@@ -41,9 +43,9 @@ _STAGE_STATES: dict[str, State] = {
 class AngoStage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str
-    name: str | None = None
-    type: str | None = None
+    id: Annotated[str, BeforeValidator(as_text)]
+    name: Text = None
+    type: Text = None
 
 
 class AngoTask(BaseModel):
@@ -51,27 +53,27 @@ class AngoTask(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    id: str
-    project: str | None = None
-    asset: str | None = None
-    stage: str | None = None
-    stageId: str | None = None
-    status: str | None = None
-    reviewStatus: str | None = None
-    type: str | None = None
-    assignee: str | None = None
-    externalId: str | None = None
+    id: Annotated[str, BeforeValidator(as_text)]
+    project: Text = None
+    asset: Text = None
+    stage: Text = None
+    stageId: Text = None
+    status: Text = None
+    reviewStatus: Text = None
+    type: Text = None
+    assignee: Text = None
+    externalId: Text = None
     createdAt: Any = None
     updatedAt: Any = None
-    priority: int | float | None = None
-    duration: int | float | None = None
-    totalDuration: int | float | None = None
-    isDraft: bool | None = None
-    isSkipped: bool | None = None
-    isBenchmark: bool | None = None
-    openIssuesCount: int | None = None
-    batches: list[Any] = []
-    answer: dict[str, Any] | None = None
+    priority: Number = None
+    duration: Number = None
+    totalDuration: Number = None
+    isDraft: Flag = None
+    isSkipped: Flag = None
+    isBenchmark: Flag = None
+    openIssuesCount: Number = None
+    batches: Items = []
+    answer: Object = None
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> AngoTask:
@@ -81,7 +83,7 @@ class AngoTask(BaseModel):
 
 
 class AngoClient(ProviderClient):
-    name: ClassVar = "ango"
+    name: ClassVar[ProviderName] = "ango"
     id_example: ClassVar[str] = "6453677fc47af30015be5a58"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -99,10 +101,12 @@ class AngoClient(ProviderClient):
             return (status if isinstance(status, str) else None), first_text(payload, "message", "error", "detail")
         return None, None
 
-    async def get_json(self, path: str, *, params: Any = None, what: str, ident: str) -> dict[str, Any]:
+    async def get_json(
+        self, path: str, *, deadline: float, params: Any = None, what: str, ident: str
+    ) -> dict[str, Any]:
         """GET an Ango endpoint and unwrap `data`, explaining failures in Ango's terms."""
         try:
-            body = await self.http.get_json(path, params=params)
+            body = await self.http.get_json(path, params=params, deadline=deadline)
         except ProviderError as error:
             raise self._explain(error, what, ident) from None
         if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(body.get("data"), dict):
@@ -119,9 +123,22 @@ class AngoClient(ProviderClient):
     async def get_task(
         self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
     ) -> TaskView:
-        data = await self.get_json(
-            f"/v2/task/{self.segment(task_id)}", params={"includeAnswer": "true"}, what="task", ident=task_id
-        )
+        deadline = self.http.deadline()  # one deadline for the task read and the project read
+        path = f"/v2/task/{self.segment(task_id)}"
+        answers_too_large = False
+        try:
+            # Answers are what objects-per-class is counted from; they carry full geometry, so a huge
+            # task falls back to the task alone rather than failing.
+            data = await self.get_json(
+                path, params={"includeAnswer": "true"}, deadline=deadline, what="task", ident=task_id
+            )
+        except ProviderError as error:
+            if error.code != TOO_LARGE:
+                raise
+            answers_too_large = True
+            data = await self.get_json(
+                path, params={"includeAnswer": "false"}, deadline=deadline, what="task", ident=task_id
+            )
         payload = data.get("task")
         if not isinstance(payload, dict):
             raise self.fail("bad_response", f"Ango answered without a task object for task {task_id}.")
@@ -129,34 +146,41 @@ class AngoClient(ProviderClient):
             task = AngoTask.from_payload(payload)
         except ValueError:
             raise self.fail("bad_response", f"Ango's task object for {task_id} has no usable id.") from None
-        stage = await self.resolve_stage(task.stageId or task.stage, task.project or project_id)
-        return normalize(task, stage, detailed=detailed, sandbox=self.settings.sandbox)
+        stage = await self.resolve_stage(task.stageId or task.stage, task.project or project_id, deadline)
+        view = normalize(task, stage, detailed=detailed, sandbox=self.settings.sandbox)
+        if answers_too_large:
+            view.results = TaskResults(truncated="answers too large to summarize; only the task's state is shown")
+        return view
 
-    async def resolve_stage(self, stage_ref: str | None, project_id: str | None) -> AngoStage | None:
+    async def resolve_stage(self, stage_ref: str | None, project_id: str | None, deadline: float) -> AngoStage | None:
         """The stage a task is in, with its type: literal ids directly, others from the project (cached)."""
         if not stage_ref:
             return None
         if stage_ref in _LITERAL_STAGES:
-            return AngoStage(id=stage_ref, name=stage_ref, type=_LITERAL_STAGES[stage_ref])
-        stages = await self.project_stages(project_id) if project_id else {}
+            return AngoStage(id=stage_ref, name=stage_ref, type=stage_ref)
+        stages = await self.project_stages(project_id, deadline) if project_id else {}
         return stages.get(stage_ref) or next(
             (s for s in stages.values() if s.name == stage_ref), AngoStage(id=stage_ref)
         )
 
-    async def project_stages(self, project_id: str) -> dict[str, AngoStage]:
-        """Stage id → stage for a project; a project that cannot be read yields no stages, not an error."""
+    async def project_stages(self, project_id: str, deadline: float) -> dict[str, AngoStage]:
+        """Stage id → stage for a project. A project that cannot be read yields no stages (the task's
+        state is then `unknown` with the reason), never a failed call: the task itself was read."""
         cached = self._projects.get(project_id)
         now = self.http.clock()
         if cached and cached[0] > now:
             return cached[1]
         try:
             data = await self.get_json(
-                f"/v2/project/{self.segment(project_id, 'project_id')}", what="project", ident=project_id
+                f"/v2/project/{self.segment(project_id, 'project_id')}",
+                deadline=deadline,
+                what="project",
+                ident=project_id,
             )
         except ProviderError as error:
-            if error.kind in ("forbidden", "not_found", "bad_response"):
-                return {}
-            raise
+            if error.kind in ("forbidden", "not_found", "bad_response", "invalid_argument"):
+                self._projects[project_id] = (now + UNREADABLE_PROJECT_TTL_S, {})
+            return {}
         project = data.get("project") if isinstance(data.get("project"), dict) else {}
         stages: dict[str, AngoStage] = {}
         for raw in project.get("stages") or []:
@@ -248,17 +272,21 @@ def normalize(task: AngoTask, stage: AngoStage | None, *, detailed: bool, sandbo
     )
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _results(answer: dict[str, Any] | None, detailed: bool) -> TaskResults | None:
     if not isinstance(answer, dict):
         return None
-    tools = [t for t in answer.get("tools") or [] if isinstance(t, dict)]
-    classifications = [c for c in answer.get("classifications") or [] if isinstance(c, dict)]
-    relations = answer.get("relations") or []
+    tools = _dicts(answer.get("tools"))
+    classifications = _dicts(answer.get("classifications"))
+    relations = _dicts(answer.get("relations"))
     per_class: Counter[str] = Counter()
     seen: set[tuple[str, str]] = set()
     for tool in tools:
-        title = str(tool.get("title") or tool.get("schemaId") or "?")
-        object_id = str(tool.get("objectId") or id(tool))
+        title = as_text(tool.get("title")) or as_text(tool.get("schemaId")) or "?"
+        object_id = as_text(tool.get("objectId")) or str(id(tool))
         if (title, object_id) not in seen:  # video frames and pages repeat one object's id
             seen.add((title, object_id))
             per_class[title] += 1

@@ -11,12 +11,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import anyio
 import httpx
+from pydantic import BeforeValidator
 
-from ..errors import ProviderError
+from ..errors import ErrorKind, ProviderError
 from ..http_policy import HttpPolicy, RetryPolicy
 from ..models import ProviderName, TaskView
 from ..rate_limit import Clock, SlidingWindowLimiter, Sleep
@@ -28,7 +29,7 @@ class ProviderSettings:
     """Everything a provider client needs, read from the environment by `tasklens.server.config`."""
 
     name: ProviderName
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     base_url: str | None
     requests_per_minute: int | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)  # e.g. Send.ai team_id / project_id
@@ -105,7 +106,7 @@ class ProviderClient(ABC):
         """`value` checked and encoded as one URL path segment (see `tasklens.tools.task_ids`)."""
         return path_segment(self.name, what, value, self.id_example)
 
-    def fail(self, kind: Any, hint: str, error: ProviderError | None = None) -> ProviderError:
+    def fail(self, kind: ErrorKind, hint: str, error: ProviderError | None = None) -> ProviderError:
         """A ProviderError carrying a provider-specific hint, keeping the HTTP facts of `error` if given."""
         if error is None:
             return ProviderError(self.name, kind, hint=hint)
@@ -130,3 +131,40 @@ def first_text(payload: Any, *keys: str) -> str | None:
             return value
     return None
 
+
+
+# Lenient field types for provider payload models. Provider schemas are loosely documented and loosely
+# kept (Ango's task schema is unknown, Maxsight v5's enum is unknown, samples show "" where numbers are
+# documented); a stray null or odd type in a field we only display must not reject the whole task.
+
+
+def as_text(value: Any) -> str | None:
+    """A scalar as text (ids arrive as ints too); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _as_dict(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def _as_flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _as_number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+Text = Annotated[str | None, BeforeValidator(as_text)]
+Items = Annotated[list[Any], BeforeValidator(_as_list)]
+Object = Annotated[dict[str, Any] | None, BeforeValidator(_as_dict)]
+Flag = Annotated[bool | None, BeforeValidator(_as_flag)]
+Number = Annotated[float | None, BeforeValidator(_as_number)]

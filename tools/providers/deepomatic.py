@@ -9,14 +9,14 @@ although the SDK passes ints; `pending` covers queued and running alike; errors 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..models import Prediction, State, TaskResults, TaskView, is_terminal
+from ..models import ProviderName, Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
-from .base import ProviderClient, first_text
+from .base import ProviderClient, Text, as_text, first_text
 
 CONCISE_PREDICTIONS = 3
 DETAILED_PREDICTIONS = 10
@@ -33,21 +33,16 @@ class DeepomaticTask(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: Annotated[str, BeforeValidator(as_text)]  # a string of digits, though the SDK passes ints
     status: str
-    error: str | None = None
-    date_created: str | None = None
-    date_updated: str | None = None
+    error: Text = None
+    date_created: Any = None
+    date_updated: Any = None
     data: Any = None
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
 
 class DeepomaticClient(ProviderClient):
-    name: ClassVar = "deepomatic"
+    name: ClassVar[ProviderName] = "deepomatic"
     id_example: ClassVar[str] = "269999729"
 
     @staticmethod
@@ -100,7 +95,7 @@ def normalize(task: DeepomaticTask, *, detailed: bool, sandbox: bool) -> TaskVie
     """A Deepomatic task as a TaskView: state, error text, and the best predictions."""
     state, detail = _STATES.get(task.status, ("unknown", None))
     if state == "unknown":
-        detail = f"Deepomatic status {task.status!r} is not one of pending, success, error."
+        detail = f"Deepomatic status '{clean_upstream_text(task.status, limit=40)}' is not one of pending, success, error."
     if task.status == "error":
         detail = clean_upstream_text(task.error or "Deepomatic reported an error without a message.")
     return TaskView(
@@ -127,8 +122,10 @@ def _results(data: Any, detailed: bool) -> TaskResults | None:
         labels = output.get("labels") if isinstance(output, dict) else None
         if not isinstance(labels, dict):
             continue
-        predicted.extend(p for p in labels.get("predicted") or [] if isinstance(p, dict))
-        discarded += len(labels.get("discarded") or [])
+        if isinstance(labels.get("predicted"), list):
+            predicted.extend(p for p in labels["predicted"] if isinstance(p, dict))
+        if isinstance(labels.get("discarded"), list):
+            discarded += len(labels["discarded"])
     predicted.sort(key=lambda p: _score(p), reverse=True)
     shown = predicted[: DETAILED_PREDICTIONS if detailed else CONCISE_PREDICTIONS]
     counts = {"predicted": len(predicted), "discarded": discarded}
@@ -152,7 +149,7 @@ def _score(prediction: dict[str, Any]) -> float:
 
 
 def _prediction(prediction: dict[str, Any], detailed: bool) -> Prediction:
-    label = prediction.get("label_name") or prediction.get("label_id") or "?"
+    label = as_text(prediction.get("label_name")) or as_text(prediction.get("label_id")) or "?"
     box = None
     if detailed:
         bbox = (prediction.get("roi") or {}).get("bbox") if isinstance(prediction.get("roi"), dict) else None
@@ -160,4 +157,4 @@ def _prediction(prediction: dict[str, Any], detailed: bool) -> Prediction:
             corners = [bbox.get(k) for k in ("xmin", "ymin", "xmax", "ymax")]
             if all(isinstance(c, (int, float)) for c in corners):
                 box = [round(float(c), 4) for c in corners]  # type: ignore[arg-type]
-    return Prediction(label=clean_upstream_text(str(label), limit=80), score=round(_score(prediction), 3), box=box)
+    return Prediction(label=clean_upstream_text(label, limit=80), score=round(_score(prediction), 3), box=box)

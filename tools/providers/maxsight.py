@@ -9,14 +9,14 @@ business outcome (the check failed), not a processing error; v4 could put `{"err
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..models import State, TaskView, is_terminal
+from ..models import ProviderName, State, TaskView, is_terminal
 from ..timestamps import iso_time
-from .base import ProviderClient, first_text
+from .base import Object, ProviderClient, Text, as_text, first_text
 
 REGIONS = ("us", "eu", "ae")
 CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise answers
@@ -25,10 +25,14 @@ CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise an
 class Assignment(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    assigned_by_id: str | None = None
-    assigned_to_id: str | None = None
-    assigned_to_type: str | None = None
-    assignment_comment: str | None = None
+    assigned_by_id: Text = None
+    assigned_to_id: Text = None
+    assigned_to_type: Text = None
+    assignment_comment: Text = None
+
+
+def _assignment(value: Any) -> Any:
+    return value if isinstance(value, dict) else None
 
 
 class MaxsightTask(BaseModel):
@@ -36,23 +40,23 @@ class MaxsightTask(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: Annotated[str, BeforeValidator(as_text)]
     status: str
-    name: str | None = None
-    c_name: str | None = None
-    step_name: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    locked_at: str | None = None
-    assignment: Assignment | None = None
-    entity_id: str | None = None
-    assessment_id: str | None = None
-    workflow_instance_id: str | None = None
-    custom_metadata: dict[str, Any] | None = None
+    name: Text = None
+    c_name: Text = None
+    step_name: Text = None
+    created_at: Any = None
+    updated_at: Any = None
+    locked_at: Any = None
+    assignment: Annotated[Assignment | None, BeforeValidator(_assignment)] = None
+    entity_id: Text = None
+    assessment_id: Text = None
+    workflow_instance_id: Text = None
+    custom_metadata: Object = None
 
 
 class MaxsightClient(ProviderClient):
-    name: ClassVar = "maxsight"
+    name: ClassVar[ProviderName] = "maxsight"
     id_example: ClassVar[str] = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
 
     @staticmethod
@@ -122,7 +126,7 @@ def _state(status: str) -> tuple[State, str | None]:
         return "succeeded", None
     if value in ("CANCELLED", "CANCELED"):
         return "cancelled", None
-    return "unknown", f"Maxsight status {status!r} is not one this version knows."
+    return "unknown", f"Maxsight status '{clean_upstream_text(status, limit=40)}' is not one this version knows."
 
 
 def normalize(task: MaxsightTask, *, detailed: bool, sandbox: bool) -> TaskView:
@@ -142,8 +146,9 @@ def normalize(task: MaxsightTask, *, detailed: bool, sandbox: bool) -> TaskView:
                 extra[key] = getattr(task, key)
         if assignment.assigned_by_id:
             extra["assigned_by_id"] = assignment.assigned_by_id
-        if task.locked_at:
-            extra["locked_at"] = iso_time(task.locked_at) or task.locked_at
+        locked = iso_time(task.locked_at)
+        if locked:
+            extra["locked_at"] = locked
         for key, value in list((task.custom_metadata or {}).items())[:10]:
             if isinstance(value, (str, int, float, bool)):
                 extra[f"custom.{key}"[:60]] = clean_upstream_text(value, limit=80) if isinstance(value, str) else value

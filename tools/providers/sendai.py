@@ -10,14 +10,14 @@ The error body is undocumented, so every common shape is read.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..models import ExtractedField, State, TaskResults, TaskView, is_terminal
-from ..timestamps import iso_time
-from .base import ProviderClient, first_text
+from ..models import ProviderName, ExtractedField, State, TaskResults, TaskView, is_terminal
+from ..timestamps import iso_time, parse_time
+from .base import Flag, Items, ProviderClient, Text, as_text, first_text
 
 LOW_CONFIDENCE = 0.7
 # How many fields a concise answer shows, by state: a reviewer needs the doubtful ones; a finished task
@@ -42,10 +42,14 @@ _STATES: dict[str, tuple[State, str | None]] = {
 class SendaiPage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    annotations: list[dict[str, Any]] = []
-    checkboxes: list[dict[str, Any]] = []
-    segments: list[dict[str, Any]] = []
-    signatures: list[dict[str, Any]] = []
+    annotations: Items = []
+    checkboxes: Items = []
+    segments: Items = []
+    signatures: Items = []
+
+
+def _pages(value: Any) -> list[Any]:
+    return [page for page in value if isinstance(page, dict)] if isinstance(value, list) else []
 
 
 class SendaiTask(BaseModel):
@@ -53,23 +57,23 @@ class SendaiTask(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: Annotated[str, BeforeValidator(as_text)]
     status: str
-    name: str | None = None
-    created_at: str | None = None
-    step_type: str | None = None
-    upload_id: str | None = None
-    project_id: str | None = None
-    approved: bool | None = None
-    exported_at: str | None = None
-    export_failed_at: str | None = None
-    last_opened_at: str | None = None
-    meta: list[dict[str, Any]] = []
-    pages: list[SendaiPage] = []
+    name: Text = None
+    created_at: Any = None
+    step_type: Text = None
+    upload_id: Text = None
+    project_id: Text = None
+    approved: Flag = None
+    exported_at: Any = None
+    export_failed_at: Any = None
+    last_opened_at: Any = None
+    meta: Items = []
+    pages: Annotated[list[SendaiPage], BeforeValidator(_pages)] = []
 
 
 class SendaiClient(ProviderClient):
-    name: ClassVar = "sendai"
+    name: ClassVar[ProviderName] = "sendai"
     id_example: ClassVar[str] = "task_abcdef123456"
 
     @staticmethod
@@ -135,6 +139,14 @@ class SendaiClient(ProviderClient):
         return error
 
 
+def _export_failed(task: SendaiTask) -> bool:
+    """A failed export that no later successful export has superseded (compared as times, not text)."""
+    if not task.export_failed_at:
+        return False
+    failed, exported = parse_time(task.export_failed_at), parse_time(task.exported_at)
+    return not (failed and exported and exported > failed)
+
+
 def _code(value: Any) -> str | None:
     return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
@@ -143,9 +155,11 @@ def normalize(task: SendaiTask, *, detailed: bool, sandbox: bool) -> TaskView:
     """A Send.ai task as a TaskView: state, delivery facts, and extracted fields with confidence."""
     state, detail = _STATES.get(task.status.upper(), ("unknown", None))
     if state == "unknown":
-        detail = f"Send.ai status {task.status!r} is not one this version knows."
-    if task.export_failed_at and not (task.exported_at and task.exported_at > task.export_failed_at):
-        detail = " ".join(filter(None, [detail, f"Export to the downstream system failed at {iso_time(task.export_failed_at)}."]))
+        detail = f"Send.ai status '{clean_upstream_text(task.status, limit=40)}' is not one this version knows."
+    if _export_failed(task):
+        when = iso_time(task.export_failed_at)
+        failed = f"Export to the downstream system failed{f' at {when}' if when else ''}."
+        detail = f"{detail} {failed}" if detail else failed
     extra: dict[str, Any] = {}
     if detailed:
         for key in ("upload_id", "project_id", "approved"):
@@ -157,7 +171,7 @@ def normalize(task: SendaiTask, *, detailed: bool, sandbox: bool) -> TaskView:
             if stamp:
                 extra[key] = stamp
         for item in task.meta[:10]:
-            if isinstance(item.get("name"), str) and isinstance(item.get("value"), (str, int, float, bool)):
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), (str, int, float, bool)):
                 value = item["value"]
                 extra[f"meta.{item['name']}"[:60]] = clean_upstream_text(value, limit=VALUE_LIMIT) if isinstance(value, str) else value
     return TaskView(
@@ -177,27 +191,27 @@ def normalize(task: SendaiTask, *, detailed: bool, sandbox: bool) -> TaskView:
 
 
 def _results(task: SendaiTask, state: State, detailed: bool) -> TaskResults | None:
+    if not task.pages:
+        return None
     fields: list[ExtractedField] = []
     for number, page in enumerate(task.pages, start=1):
-        for annotation in page.annotations:
+        for annotation in (a for a in page.annotations if isinstance(a, dict)):
             confidence = annotation.get("confidence")
             content = annotation.get("content")
             fields.append(
                 ExtractedField(
-                    field=clean_upstream_text(str(annotation.get("entity_id") or annotation.get("id") or "?"), limit=60),
-                    value=clean_upstream_text(str(content), limit=VALUE_LIMIT) if content is not None else None,
+                    field=clean_upstream_text(as_text(annotation.get("entity_id")) or as_text(annotation.get("id")) or "?", limit=60),
+                    value=clean_upstream_text(as_text(content) or "", limit=VALUE_LIMIT) if content is not None else None,
                     confidence=round(float(confidence), 3) if isinstance(confidence, (int, float)) else None,
                     low=True if isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE else None,
                     page=number if detailed and len(task.pages) > 1 else None,
                 )
             )
-    if not task.pages:
-        return None
     limit = DETAILED_FIELDS if detailed else CONCISE_FIELDS.get(state, 0)
     # Low-confidence fields are the ones a reviewer must look at: show them first.
     ordered = sorted(fields, key=lambda f: not f.low)
     shown = ordered[:limit]
-    checkboxes = [c for page in task.pages for c in page.checkboxes]
+    checkboxes = [c for page in task.pages for c in page.checkboxes if isinstance(c, dict)]
     counts = {
         "pages": len(task.pages),
         "fields": len(fields),
