@@ -372,7 +372,7 @@ async def test_ango_rework_changes_the_answer(client: httpx.AsyncClient) -> None
     answers = lambda a: {c["title"]: c["answer"] for c in a["classifications"]}  # noqa: E731
     assert sum(answers(first)[k] != v for k, v in answers(rework).items()) == 1
     assert history[1]["assignee"] == history[3]["assignee"] and history[2]["assignee"] != history[1]["assignee"]
-    assert all(h["createdAt"] < n["createdAt"] for h, n in zip(history, history[1:]))
+    assert all(h["createdAt"] < n["createdAt"] for h, n in zip(history, history[1:], strict=False))
 
 
 async def test_ango_history_grows_with_time(client: httpx.AsyncClient, clock: ManualClock) -> None:

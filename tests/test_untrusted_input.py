@@ -27,7 +27,7 @@ def test_clean_upstream_text_strips_controls_and_bidi_collapses_lines_and_caps()
 
 def test_redaction_survives_a_key_split_by_invisible_characters() -> None:
     key = "sk_live_ABCDEF123456"
-    assert key not in clean_upstream_text(f"bad key sk_live_ABC\u200bDEF123456!", secrets=(key,))
+    assert key not in clean_upstream_text("bad key sk_live_ABC\u200bDEF123456!", secrets=(key,))
     assert "[redacted]" in clean_upstream_text(f"your key {key} is revoked", secrets=(key,))
 
 

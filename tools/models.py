@@ -77,4 +77,5 @@ class TaskView(Compact):
 
 
 def is_terminal(state: State) -> bool:
+    """True for states a task never leaves on its own (Ango tasks can still be requeued by a person)."""
     return state in TERMINAL_STATES

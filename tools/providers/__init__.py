@@ -51,6 +51,7 @@ class ProviderRegistry:
 
     @property
     def configured(self) -> list[ProviderName]:
+        """The providers that have a client (a key and a base URL), in the canonical order."""
         return [name for name in PROVIDERS if name in self._clients]
 
     async def aclose(self) -> None:
