@@ -227,7 +227,10 @@ def stage_state(stage: AngoStage | None, status: str | None) -> tuple[State, str
     if status and status.lower() == "completed":
         return "succeeded", None
     if stage is not None:
-        return "unknown", f"Stage {stage.id} could not be resolved to a stage type (the project was not readable)."
+        return "unknown", (
+            f"Stage {stage.id} could not be resolved to a stage type: the project definition was not readable. "
+            "Retry, or check that the key's user may read the project."
+        )
     return "unknown", None
 
 
