@@ -63,15 +63,15 @@ def _views(provider: str, payload: dict[str, Any]) -> list[Any]:
     views = []
     for detailed in (False, True):
         if provider == "deepomatic":
-            views.append(deepomatic.normalize(deepomatic.DeepomaticTask.model_validate(payload), detailed=detailed, sandbox=False))
+            views.append(deepomatic.normalize(deepomatic.DeepomaticTask.model_validate(payload), detailed=detailed))
         elif provider == "sendai":
-            views.append(sendai.normalize(sendai.SendaiTask.model_validate(payload), detailed=detailed, sandbox=False))
+            views.append(sendai.normalize(sendai.SendaiTask.model_validate(payload), detailed=detailed))
         elif provider == "maxsight":
-            views.append(maxsight.normalize(maxsight.MaxsightTask.model_validate(payload), detailed=detailed, sandbox=False))
+            views.append(maxsight.normalize(maxsight.MaxsightTask.model_validate(payload), detailed=detailed))
         else:
             task = ango.AngoTask.from_payload(payload)
             stage = ango.AngoStage(id="b1f0", name=HOSTILE, type="Review")
-            views.append(ango.normalize(task, stage, detailed=detailed, sandbox=False))
+            views.append(ango.normalize(task, stage, detailed=detailed))
     return views
 
 

@@ -120,8 +120,8 @@ class AngoClient(ProviderClient):
             )
         return body["data"]
 
-    async def get_task(
-        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    async def read_task(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
         deadline = self.http.deadline()  # one deadline for the task read and the project read
         path = f"/v2/task/{self.segment(task_id)}"
@@ -147,7 +147,7 @@ class AngoClient(ProviderClient):
         except ValueError:
             raise self.fail("bad_response", f"Ango's task object for {task_id} has no usable id.") from None
         stage = await self.resolve_stage(task.stageId or task.stage, task.project or project_id, deadline)
-        view = normalize(task, stage, detailed=detailed, sandbox=self.settings.sandbox)
+        view = normalize(task, stage, detailed=detailed)
         if answers_too_large:
             view.results = TaskResults(truncated="answers too large to summarize; only the task's state is shown")
         return view
@@ -234,7 +234,7 @@ def stage_state(stage: AngoStage | None, status: str | None) -> tuple[State, str
     return "unknown", None
 
 
-def normalize(task: AngoTask, stage: AngoStage | None, *, detailed: bool, sandbox: bool) -> TaskView:
+def normalize(task: AngoTask, stage: AngoStage | None, *, detailed: bool) -> TaskView:
     """An Ango task as a TaskView: stage and its type, review status, assignee, objects per class."""
     state, detail = stage_state(stage, task.status)
     stage_name = (stage.name or stage.id) if stage else None
@@ -262,7 +262,6 @@ def normalize(task: AngoTask, stage: AngoStage | None, *, detailed: bool, sandbo
         state=state,
         terminal=is_terminal(state),
         raw_status=raw_status,
-        sandbox=sandbox or None,
         name=clean_upstream_text(task.externalId, limit=120) if task.externalId else None,
         stage=stage_name,
         review_status=task.reviewStatus,

@@ -53,7 +53,7 @@ class Runtime:
 
 
 class ProviderClient(ABC):
-    """One provider's task API. Subclasses set the class constants and implement `get_task`."""
+    """One provider's task API. Subclasses set the class constants and implement `read_task`."""
 
     name: ClassVar[ProviderName]
     id_example: ClassVar[str]
@@ -93,11 +93,20 @@ class ProviderClient(ABC):
     def parse_error(payload: Any) -> tuple[str | None, str | None]:
         """(code, message) from the provider's error body."""
 
-    @abstractmethod
     async def get_task(
         self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
     ) -> TaskView:
-        """Fetch one task and normalize it."""
+        """Fetch one task and normalize it; answers served by the sandbox say so."""
+        view = await self.read_task(task_id, team_id=team_id, project_id=project_id, detailed=detailed)
+        if self.settings.sandbox:
+            view.sandbox = True
+        return view
+
+    @abstractmethod
+    async def read_task(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
+    ) -> TaskView:
+        """The provider's own fetch and normalization of one task."""
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -60,8 +60,8 @@ class DeepomaticClient(ProviderClient):
                     return None, f"{key}: {value[0]}"
         return None, None
 
-    async def get_task(
-        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    async def read_task(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
         path = f"/v0.7/tasks/{self.segment(task_id)}/"
         try:
@@ -72,7 +72,7 @@ class DeepomaticClient(ProviderClient):
             task = DeepomaticTask.model_validate(payload)
         except ValueError:
             raise self.fail("bad_response", "Deepomatic answered with something that is not a task object.") from None
-        return normalize(task, detailed=detailed, sandbox=self.settings.sandbox)
+        return normalize(task, detailed=detailed)
 
     def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
         if error.kind == "not_found":
@@ -91,7 +91,7 @@ class DeepomaticClient(ProviderClient):
         return error
 
 
-def normalize(task: DeepomaticTask, *, detailed: bool, sandbox: bool) -> TaskView:
+def normalize(task: DeepomaticTask, *, detailed: bool) -> TaskView:
     """A Deepomatic task as a TaskView: state, error text, and the best predictions."""
     state, detail = _STATES.get(task.status, ("unknown", None))
     if state == "unknown":
@@ -104,7 +104,6 @@ def normalize(task: DeepomaticTask, *, detailed: bool, sandbox: bool) -> TaskVie
         state=state,
         terminal=is_terminal(state),
         raw_status=task.status,
-        sandbox=sandbox or None,
         detail=detail,
         created_at=iso_time(task.date_created),
         updated_at=iso_time(task.date_updated),

@@ -75,8 +75,8 @@ class MaxsightClient(ProviderClient):
             return None, first_text(payload, "message", "detail", "error")
         return None, None
 
-    async def get_task(
-        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    async def read_task(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
         try:
             payload = await self.http.get_json(f"/v5/tasks/{self.segment(task_id)}")
@@ -96,7 +96,7 @@ class MaxsightClient(ProviderClient):
             task = MaxsightTask.model_validate(payload)
         except ValueError:
             raise self.fail("bad_response", "Maxsight answered with something that is not a task object.") from None
-        return normalize(task, detailed=detailed, sandbox=self.settings.sandbox)
+        return normalize(task, detailed=detailed)
 
     def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
         if error.kind == "unauthorized":
@@ -129,7 +129,7 @@ def _state(status: str) -> tuple[State, str | None]:
     return "unknown", f"Maxsight status '{clean_upstream_text(status, limit=40)}' is not one this version knows."
 
 
-def normalize(task: MaxsightTask, *, detailed: bool, sandbox: bool) -> TaskView:
+def normalize(task: MaxsightTask, *, detailed: bool) -> TaskView:
     """A Maxsight task as a TaskView: state, step, and who it is assigned to."""
     state, detail = _state(task.status)
     assignment = task.assignment or Assignment()
@@ -162,7 +162,6 @@ def normalize(task: MaxsightTask, *, detailed: bool, sandbox: bool) -> TaskView:
         state=state,
         terminal=is_terminal(state),
         raw_status=task.status,
-        sandbox=sandbox or None,
         name=clean_upstream_text(title, limit=120) if title else None,
         stage=task.step_name,
         assignee=assignee,

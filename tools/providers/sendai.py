@@ -92,8 +92,8 @@ class SendaiClient(ProviderClient):
             return _code(payload.get("code")), first_text(payload, "message", "error", "detail")
         return None, None
 
-    async def get_task(
-        self, task_id: str, *, team_id: str | None = None, project_id: str | None = None, detailed: bool = False
+    async def read_task(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
         team = team_id or self.settings.defaults.get("team_id")
         project = project_id or self.settings.defaults.get("project_id")
@@ -117,7 +117,7 @@ class SendaiClient(ProviderClient):
             task = SendaiTask.model_validate(payload)
         except ValueError:
             raise self.fail("bad_response", "Send.ai answered without a task in its 'payload'.") from None
-        return normalize(task, detailed=detailed, sandbox=self.settings.sandbox)
+        return normalize(task, detailed=detailed)
 
     def _explain(self, error: ProviderError, task_id: str, team: str, project: str) -> ProviderError:
         if error.kind == "not_found":
@@ -151,7 +151,7 @@ def _code(value: Any) -> str | None:
     return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
-def normalize(task: SendaiTask, *, detailed: bool, sandbox: bool) -> TaskView:
+def normalize(task: SendaiTask, *, detailed: bool) -> TaskView:
     """A Send.ai task as a TaskView: state, delivery facts, and extracted fields with confidence."""
     state, detail = _STATES.get(task.status.upper(), ("unknown", None))
     if state == "unknown":
@@ -180,7 +180,6 @@ def normalize(task: SendaiTask, *, detailed: bool, sandbox: bool) -> TaskView:
         state=state,
         terminal=is_terminal(state),
         raw_status=task.status,
-        sandbox=sandbox or None,
         name=clean_upstream_text(task.name, limit=120) if task.name else None,
         stage=task.step_type,
         detail=detail,
