@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import anyio
 import httpx
 from mcp import Client, StdioServerParameters
+from mcp_harness import free_port, wait_for_http
 
 from tasklens.server.sandbox import SANDBOX_KEYS, Sandbox, serve_on_loopback
 
@@ -112,7 +113,7 @@ async def run(calls: int) -> list[Cell]:
             for concurrency in CONCURRENCY:
                 cells.append(await measure("get_task via MCP stdio", _tool_call(client), calls, concurrency))
 
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "tasklens.server", "serve", "--http", "--port", str(port)],
             env=env,
@@ -121,7 +122,7 @@ async def run(calls: int) -> list[Cell]:
         )
         try:
             url = f"http://127.0.0.1:{port}/mcp"
-            await _wait_for(url)
+            await wait_for_http(url, process)
             async with Client(url) as client:
                 for concurrency in CONCURRENCY:
                     cells.append(await measure("get_task via MCP streamable HTTP", _tool_call(client), calls, concurrency))
@@ -138,27 +139,6 @@ def _tool_call(client: Client) -> Callable[[], Awaitable[None]]:
             raise RuntimeError(str(result.content))
 
     return call
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _wait_for(url: str) -> None:
-    deadline = time.monotonic() + 20
-    async with httpx.AsyncClient() as probe:
-        while True:
-            try:
-                await probe.get(url)
-                return
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                await anyio.sleep(0.1)
 
 
 def report(cells: list[Cell]) -> str:

@@ -1,19 +1,24 @@
-"""Helpers for driving tasklens through a real MCP client, and for counting tokens offline."""
+"""Helpers for driving tasklens through a real MCP client, for reading the sandbox's raw provider
+answers the way a bare HTTP client would, and for counting tokens offline."""
 
 from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
+import time
 from typing import Any
 
+import anyio
 import bpe_openai
+import httpx
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
 from tasklens.server.app import build_server, in_process_sandbox
 from tasklens.server.config import Config
-from tasklens.server.sandbox import Sandbox
+from tasklens.server.sandbox import SANDBOX_KEYS, CatalogEntry, Sandbox
 
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 SERVE_SANDBOX = [sys.executable, "-m", "tasklens.server", "serve", "--sandbox"]
@@ -46,3 +51,43 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def wait_for_http(url: str, process: subprocess.Popen[Any] | None = None, timeout_s: float = 20) -> None:
+    """Wait until something answers HTTP at `url`; fail early if `process` (the server) has exited."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as probe:
+        while True:
+            try:
+                await probe.get(url)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or (process is not None and process.poll() is not None):
+                    raise AssertionError(f"nothing answered at {url}") from None
+                await anyio.sleep(0.1)
+
+
+# Each provider's documented task path and auth header, written out here independently of the clients.
+RAW_TASK_PATHS = {
+    "deepomatic": "/deepomatic/v0.7/tasks/{task_id}/",
+    "sendai": "/sendai/v2/{team_id}/project/{project_id}/task/{task_id}",
+    "maxsight": "/maxsight/v5/tasks/{task_id}",
+    "ango": "/ango/v2/task/{task_id}",
+}
+AUTH_HEADERS = {
+    "deepomatic": {"X-API-KEY": SANDBOX_KEYS["deepomatic"]},
+    "sendai": {"Authorization": f"Bearer {SANDBOX_KEYS['sendai']}"},
+    "maxsight": {"apikey": SANDBOX_KEYS["maxsight"]},
+    "ango": {"apikey": SANDBOX_KEYS["ango"]},
+}
+
+
+async def raw_task(http: httpx.AsyncClient, entry: CatalogEntry, *, ango_answers: bool) -> Any:
+    """The provider's whole JSON answer for a catalog task, envelope included, as upstream sends it."""
+    path = RAW_TASK_PATHS[entry.provider].format(
+        task_id=entry.task_id, team_id=entry.team_id, project_id=entry.project_id
+    )
+    params = {"includeAnswer": "true" if ango_answers else "false"} if entry.provider == "ango" else None
+    response = await http.get(path, headers=AUTH_HEADERS[entry.provider], params=params)
+    response.raise_for_status()
+    return response.json()

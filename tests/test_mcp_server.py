@@ -6,13 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-import anyio
-import httpx
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp_harness import SERVE_SANDBOX, free_port, sandbox_server, text_of
+from mcp_harness import SERVE_SANDBOX, free_port, sandbox_server, text_of, wait_for_http
 
 from tasklens.server.app import build_server
 from tasklens.server.config import load_config
@@ -97,16 +94,7 @@ async def test_streamable_http_subprocess() -> None:
     )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                async with httpx.AsyncClient() as probe:
-                    await probe.get(url)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError("tasklens serve --http did not start") from None
-                await anyio.sleep(0.1)
+        await wait_for_http(url, process)
         for mode in MODES:
             async with Client(url, mode=mode) as client:
                 result = await client.call_tool("get_task", {"provider": "maxsight", "task_id": "497f6eca-6276-4993-bfeb-53cbbbba6f08"})

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FakeTime
+from mcp_harness import AUTH_HEADERS, raw_task
 
 from tasklens.server.sandbox import CATALOG, SANDBOX_KEYS, Fault, ManualClock, Sandbox, serve_on_loopback
 from tasklens.tools.errors import ProviderError
@@ -44,20 +45,6 @@ EXPECTED_BY_ANGO_STAGE_TYPE = {
     "Complete": "succeeded",
     "Archive": "cancelled",
 }
-RAW_PATHS = {
-    "deepomatic": "/deepomatic/v0.7/tasks/{task_id}/",
-    "sendai": "/sendai/v2/{team_id}/project/{project_id}/task/{task_id}",
-    "maxsight": "/maxsight/v5/tasks/{task_id}",
-    "ango": "/ango/v2/task/{task_id}",
-}
-AUTH = {
-    "deepomatic": lambda key: {"X-API-KEY": key},
-    "sendai": lambda key: {"Authorization": f"Bearer {key}"},
-    "maxsight": lambda key: {"apikey": key},
-    "ango": lambda key: {"apikey": key},
-}
-
-
 @pytest.fixture
 async def loopback() -> AsyncIterator[tuple[Sandbox, str]]:
     sandbox = Sandbox(clock=ManualClock())
@@ -82,17 +69,14 @@ def make_client(
 
 
 async def raw_payload(origin: str, provider: str, entry: Any) -> dict[str, Any]:
-    path = RAW_PATHS[provider].format(task_id=entry.task_id, team_id=entry.team_id, project_id=entry.project_id)
-    async with httpx.AsyncClient(base_url=origin, headers=AUTH[provider](SANDBOX_KEYS[provider])) as http:
-        response = await http.get(path, params={"includeAnswer": "false"} if provider == "ango" else None)
-        response.raise_for_status()
-        body = response.json()
+    async with httpx.AsyncClient(base_url=origin) as http:
+        body = await raw_task(http, entry, ango_answers=False)
         if provider == "sendai":
             return body["payload"]
         if provider == "ango":
             task = body["data"]["task"]
-            project = (await http.get(f"/ango/v2/project/{task['project']}")).json()["data"]["project"]
-            stage_types = {stage["id"]: stage["type"] for stage in project["stages"]}
+            project = (await http.get(f"/ango/v2/project/{task['project']}", headers=AUTH_HEADERS["ango"])).json()
+            stage_types = {stage["id"]: stage["type"] for stage in project["data"]["project"]["stages"]}
             task["_expected_stage_type"] = stage_types[task["stage"]]
             return task
         return body

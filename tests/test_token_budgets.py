@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
-from mcp_harness import sandbox_server, text_of, tokens, wire_json
+from mcp_harness import raw_task, sandbox_server, text_of, tokens, wire_json
 
-from tasklens.server.sandbox import CATALOG, SANDBOX_KEYS, ManualClock, Sandbox
+from tasklens.server.sandbox import CATALOG, ManualClock, Sandbox
 
 pytestmark = pytest.mark.anyio
 CONCISE_BUDGET = 300
@@ -32,24 +32,9 @@ RATIO_EXCEPTIONS = {
     "5d3f9a21-8c47-4b6e-a0d2-3e9b7c1f5a84": 0.30,
 }
 
-RAW = {
-    "deepomatic": ("/deepomatic/v0.7/tasks/{task_id}/", {"X-API-KEY": SANDBOX_KEYS["deepomatic"]}, None),
-    "sendai": ("/sendai/v2/{team_id}/project/{project_id}/task/{task_id}", {"Authorization": f"Bearer {SANDBOX_KEYS['sendai']}"}, None),
-    "maxsight": ("/maxsight/v5/tasks/{task_id}", {"apikey": SANDBOX_KEYS["maxsight"]}, None),
-    "ango": ("/ango/v2/task/{task_id}", {"apikey": SANDBOX_KEYS["ango"]}, {"includeAnswer": "true"}),
-}
-
-
 async def _raw(sandbox: Sandbox, entry: Any) -> Any:
-    path, headers, params = RAW[entry.provider]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox") as http:
-        response = await http.get(
-            path.format(task_id=entry.task_id, team_id=entry.team_id, project_id=entry.project_id),
-            headers=headers,
-            params=params,
-        )
-    response.raise_for_status()
-    return response.json()
+        return await raw_task(http, entry, ango_answers=True)  # tasklens reads Ango answers to count objects
 
 
 async def test_concise_get_task_budgets_on_every_sandbox_task() -> None:
