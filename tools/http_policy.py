@@ -161,9 +161,7 @@ class HttpPolicy:
                         body = await self._read_capped(response)
                     finally:
                         await response.aclose()
-        except TimeoutError:
-            raise ProviderError(self.provider, "timeout") from None
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):  # the call's deadline, or one read/connect timeout
             raise ProviderError(self.provider, "timeout") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError):
             raise ProviderError(
