@@ -14,6 +14,7 @@ from mcp.types import ToolAnnotations
 
 from tasklens.tools.app_state import AppState
 from tasklens.tools.get_task import get_task
+from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
 
@@ -87,5 +88,6 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
             await registry.aclose()
 
     server = TasklensServer("tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    server.add_tool(get_task, title="Get task", description=tool_description(get_task), annotations=READ_ONLY)
+    for fn, title in ((get_task, "Get task"), (get_task_history, "Get task history")):
+        server.add_tool(fn, title=title, description=tool_description(fn), annotations=READ_ONLY)
     return server

@@ -16,7 +16,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_validator, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+    model_serializer,
+)
 from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -49,8 +56,20 @@ def simplify_schema_property(prop: dict[str, Any]) -> None:
             del prop["anyOf"]
             prop.pop("default")
             prop.update(non_null[0])
-    if prop.get("default") in ([], {}):
+    if "default" in prop and prop["default"] in (None, [], {}):
         prop.pop("default")
+
+
+def published_as(kind: str, description: str) -> WithJsonSchema:
+    """Publish a nested field as one described `object`/`array` instead of its full sub-schema.
+
+    `tools/list` is paid for on every turn of every conversation, while a nested row's keys are
+    self-explanatory once seen in a result; one sentence naming them costs a fraction of a schema.
+    Runtime validation still uses the field's real type."""
+    schema: dict[str, Any] = {"type": kind, "description": description}
+    if kind == "array":
+        schema["items"] = {"type": "object"}
+    return WithJsonSchema(schema)
 
 
 class Compact(BaseModel):

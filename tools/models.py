@@ -14,11 +14,11 @@ the one provider value an agent needs to search docs or talk to a human about th
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from .compact import Compact
+from .compact import Compact, published_as
 
 ProviderName = Literal["ango", "deepomatic", "sendai", "maxsight"]
 PROVIDERS: tuple[ProviderName, ...] = ("ango", "deepomatic", "sendai", "maxsight")
@@ -56,6 +56,11 @@ class TaskResults(Compact):
     truncated: str | None = None
 
 
+_RESULTS = (
+    "predictions[{label,score,box}], fields[{field,value,confidence,low,page}], objects_by_class, counts, truncated"
+)
+
+
 class TaskView(Compact):
     """One task, normalized. Empty fields are omitted."""
 
@@ -72,7 +77,7 @@ class TaskView(Compact):
     detail: str | None = Field(default=None, description="why the task is in this state, or its error")
     created_at: str | None = None
     updated_at: str | None = None
-    results: TaskResults | None = None
+    results: Annotated[TaskResults | None, published_as("object", _RESULTS)] = None
     extra: dict[str, Any] | None = Field(default=None, description="more provider fields (detailed)")
 
 

@@ -31,6 +31,7 @@ from .catalog import (
     ANGO_LABEL_TODO_TASK,
     ANGO_LOGIC_TASK,
     ANGO_MOVING_TASK,
+    ANGO_PING_PONG_TASK,
     ANGO_PLUGIN_TASK,
     ANGO_REVIEW_FIXED_TASK,
     ANGO_REVIEW_TODO_TASK,
@@ -214,6 +215,18 @@ def seed_tasks(clock: Clock, seed: int) -> list[AngoTask]:
         _review(t0 + 7 * HOUR, lead, "Accepted", seconds=61, review_status="Fixed"),
         _complete(t0 + 9 * HOUR),
     ], fixed, priority=2, batches=[_BATCH_IDS[0], _BATCH_IDS[2]]))
+    t0 = -6 * DAY
+    ping_pong = [_start(t0), _label(t0 + 4, aylin, n=20, minutes=8.0)]
+    for loop in range(10):  # each rejection sends it back; each rework changes a little
+        at = t0 + (loop + 1) * 6 * HOUR
+        ping_pong += [
+            _review(at, sofia, "Rejected", seconds=80 + 7 * loop, edits=Edits()),
+            Visit(s.LABEL.id, at + 2 * HOUR, 90_000 + 4_000 * loop, aylin, review_status="Rejected", rework=True,
+                  edits=Edits(add=loop % 2, delete=(loop + 1) % 2, move=1, reclassify=loop % 3 == 0)),
+        ]
+    ping_pong += [_review(t0 + 66 * HOUR, lead, "Accepted", seconds=45, review_status="Fixed"),
+                  _complete(t0 + 67 * HOUR)]
+    tasks.append(_task(ANGO_PING_PONG_TASK, ping_pong, fixed, batches=[_BATCH_IDS[1]]))
     tasks.append(_task(ANGO_MOVING_TASK, [
         _start(-10 * MINUTE),
         _label(-10 * MINUTE + 2, tomasz, n=18, minutes=4.0),

@@ -52,6 +52,7 @@ ANGO_WEBHOOK_TASK = "65f2a9c41e7b3d0012c4a80e"
 ANGO_BENCHMARK_TASK = "65f2a9c41e7b3d0012c4a80f"
 ANGO_ARCHIVED_TASK = "65f2a9c41e7b3d0012c4a810"
 ANGO_SKIPPED_TASK = "65f2a9c41e7b3d0012c4a811"
+ANGO_PING_PONG_TASK = "65f2a9c41e7b3d0012c4a812"
 
 # --- Deepomatic v0.7 ----------------------------------------------------------------------------
 DEEPOMATIC_DOC_TASK = "269999729"
@@ -105,6 +106,9 @@ CATALOG: list[CatalogEntry] = [
                  project_id=ANGO_PROJECT),
     CatalogEntry("ango", ANGO_REWORKED_TASK,
                  "Rejected in Review, reworked in Label (objects added/deleted/moved), then Accepted",
+                 project_id=ANGO_PROJECT),
+    CatalogEntry("ango", ANGO_PING_PONG_TASK,
+                 "Long history: 10 Label-Review rejection loops (24 entries), then Accepted",
                  project_id=ANGO_PROJECT),
     CatalogEntry("ango", ANGO_MOVING_TASK,
                  "Moves with time: Label -> Review at t=30s -> Complete at t=90s; history grows",

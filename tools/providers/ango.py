@@ -10,6 +10,7 @@ limit is 100 requests/minute, enforced by the shared limiter.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Annotated, Any, ClassVar
 
@@ -17,9 +18,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
 from ..http_policy import TOO_LARGE
+from ..history import TaskHistory, page_of
 from ..models import ProviderName, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
+from .ango_history import HistoryRecord, history_records, make_concise, timeline
 from .base import Flag, Items, Number, Object, ProviderClient, Text, as_text, first_text
+
+logger = logging.getLogger("tasklens.ango")
 
 PROJECT_TTL_S = 600.0
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
@@ -84,6 +89,7 @@ class AngoTask(BaseModel):
 
 class AngoClient(ProviderClient):
     name: ClassVar[ProviderName] = "ango"
+    label: ClassVar[str] = "Ango"
     id_example: ClassVar[str] = "6453677fc47af30015be5a58"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -123,17 +129,23 @@ class AngoClient(ProviderClient):
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
-        deadline = self.http.deadline()  # one deadline for the task read and the project read
+        return await self._read_view(task_id, project_id, self.http.deadline(), detailed=detailed, answers=True)
+
+    async def _read_view(
+        self, task_id: str, project_id: str | None, deadline: float, *, detailed: bool, answers: bool
+    ) -> TaskView:
+        """The task, normalized, within `deadline` (one deadline covers the task and project reads)."""
         path = f"/v2/task/{self.segment(task_id)}"
         answers_too_large = False
         try:
             # Answers are what objects-per-class is counted from; they carry full geometry, so a huge
             # task falls back to the task alone rather than failing.
             data = await self.get_json(
-                path, params={"includeAnswer": "true"}, deadline=deadline, what="task", ident=task_id
+                path, params={"includeAnswer": "true" if answers else "false"}, deadline=deadline, what="task",
+                ident=task_id,
             )
         except ProviderError as error:
-            if error.code != TOO_LARGE:
+            if error.code != TOO_LARGE or not answers:
                 raise
             answers_too_large = True
             data = await self.get_json(
@@ -151,6 +163,96 @@ class AngoClient(ProviderClient):
         if answers_too_large:
             view.results = TaskResults(truncated="answers too large to summarize; only the task's state is shown")
         return view
+
+    async def read_history(
+        self,
+        task_id: str | None,
+        *,
+        history_id: str | None,
+        team_id: str | None,
+        project_id: str | None,
+        cursor: str | None,
+        limit: int,
+        detailed: bool,
+    ) -> TaskHistory:
+        deadline = self.http.deadline()
+        focus: HistoryRecord | None = None
+        if history_id:
+            focus = await self._history_entry(history_id, deadline)
+            owner = focus.labelTaskId
+            if task_id and owner and owner != task_id:
+                raise self.fail(
+                    "invalid_argument",
+                    f"Ango history entry {history_id} belongs to task {owner}, not {task_id}; "
+                    "pass only one of the two ids.",
+                )
+            task_id = task_id or owner
+        records = [focus] if focus and not task_id else []
+        if task_id:
+            data = await self.get_json(
+                f"/v2/task/{self.segment(task_id)}/history", deadline=deadline, what="task", ident=task_id
+            )
+            records = history_records(data.get("taskHistory"))
+            if focus and all(r.id != focus.id for r in records):
+                records = [focus]  # an entry the list does not show: no neighbour to compare with
+        project = project_id or next((r.project for r in records if r.project), None)
+        stages = await self.stage_names({r.stage for r in records if r.stage}, project, deadline)
+        shown = [focus.id] if focus else [r.id for r in records if r.id] if detailed else []
+        entries, summary = timeline(records, stages, detailed=detailed, with_answer=shown)
+        if task_id:
+            try:
+                view = await self._read_view(task_id, project, deadline, detailed=False, answers=False)
+                summary.state, summary.current_stage = view.state, view.stage
+            except ProviderError as error:
+                logger.info("ango history of %s: the task itself could not be read (%s)", task_id, error.kind)
+        if focus:
+            page, next_cursor, note = [e for e in entries if e.history_id == focus.id], None, None
+        else:
+            page, next_cursor, note = page_of("ango", entries, cursor, limit)
+            if not detailed:
+                note = " ".join(filter(None, [note, make_concise(page)])) or None
+        return TaskHistory(
+            provider="ango",
+            task_id=task_id or "?",
+            summary=summary,
+            entries=page,
+            note=note,
+            truncated=True if next_cursor else None,
+            next_cursor=next_cursor,
+        )
+
+    async def _history_entry(self, history_id: str, deadline: float) -> HistoryRecord:
+        try:
+            data = await self.get_json(
+                f"/v2/taskHistory/{self.segment(history_id, 'history_id')}",
+                deadline=deadline,
+                what="history entry",
+                ident=history_id,
+            )
+        except ProviderError as error:
+            if error.kind != "not_found":
+                raise
+            raise self.fail(
+                "not_found",
+                f"Ango has no history entry {history_id} (HTTP 404); call get_task_history with the task_id "
+                "alone to list the entries and their history_id values.",
+                error,
+            ) from None
+        records = history_records(data.get("taskHistory"))
+        if not records:
+            raise self.fail("bad_response", f"Ango answered without a history entry for {history_id}.")
+        return records[0]
+
+    async def stage_names(
+        self, stage_ids: set[str], project_id: str | None, deadline: float
+    ) -> dict[str, tuple[str, str | None]]:
+        """Stage id → (name, type) for the stages a history visits (literal ids need no project read)."""
+        names: dict[str, tuple[str, str | None]] = {}
+        for stage_id in stage_ids:
+            stage = await self.resolve_stage(stage_id, project_id, deadline)
+            if stage is not None:
+                names[stage_id] = (stage.name or stage.id, stage.type)
+        return names
 
     async def resolve_stage(self, stage_ref: str | None, project_id: str | None, deadline: float) -> AngoStage | None:
         """The stage a task is in, with its type: literal ids directly, others from the project (cached)."""

@@ -19,6 +19,7 @@ from pydantic import BeforeValidator
 
 from ..errors import ErrorKind, ProviderError
 from ..http_policy import HttpPolicy, RetryPolicy
+from ..history import MAX_LIMIT, TaskHistory
 from ..models import ProviderName, TaskView
 from ..rate_limit import Clock, SlidingWindowLimiter, Sleep
 from ..task_ids import path_segment
@@ -56,6 +57,7 @@ class ProviderClient(ABC):
     """One provider's task API. Subclasses set the class constants and implement `read_task`."""
 
     name: ClassVar[ProviderName]
+    label: ClassVar[str]  # the provider's name for people, e.g. "Send.ai"
     id_example: ClassVar[str]
 
     def __init__(self, settings: ProviderSettings, runtime: Runtime | None = None) -> None:
@@ -107,6 +109,58 @@ class ProviderClient(ABC):
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
         """The provider's own fetch and normalization of one task."""
+
+    async def get_history(
+        self,
+        task_id: str | None,
+        *,
+        history_id: str | None = None,
+        team_id: str | None = None,
+        project_id: str | None = None,
+        cursor: str | None = None,
+        limit: int = 20,
+        detailed: bool = False,
+    ) -> TaskHistory:
+        """One page of a task's timeline; answers served by the sandbox say so."""
+        if not task_id and not history_id:
+            raise self.fail("invalid_argument", "Pass task_id (or, for Ango, a history_id) to read a history.")
+        history = await self.read_history(
+            task_id,
+            history_id=history_id,
+            team_id=team_id,
+            project_id=project_id,
+            cursor=cursor,
+            limit=max(1, min(limit, MAX_LIMIT)),
+            detailed=detailed,
+        )
+        if self.settings.sandbox:
+            history.sandbox = True
+        return history
+
+    @abstractmethod
+    async def read_history(
+        self,
+        task_id: str | None,
+        *,
+        history_id: str | None,
+        team_id: str | None,
+        project_id: str | None,
+        cursor: str | None,
+        limit: int,
+        detailed: bool,
+    ) -> TaskHistory:
+        """The provider's history: native where it has one, else derived from the task's timestamps."""
+
+    def task_id_for_derived_history(self, task_id: str | None, history_id: str | None) -> str:
+        """The task id a timestamp-derived history needs; such providers have no history entries to name."""
+        if history_id:
+            raise self.fail(
+                "invalid_argument",
+                f"{self.label} keeps no history entries, so there is no history_id to read; call without it "
+                "for the timeline derived from the task's timestamps.",
+            )
+        assert task_id is not None  # get_history checked that one of the two was given
+        return task_id
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -14,11 +14,13 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
+from ..history import TaskHistory, derived_history
 from ..models import ProviderName, Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import ProviderClient, Text, as_text, first_text
 
 CONCISE_PREDICTIONS = 3
+HISTORY_NOTE = "Deepomatic keeps no task history; these are the task's own date_created and date_updated."
 DETAILED_PREDICTIONS = 10
 
 _STATES: dict[str, tuple[State, str | None]] = {
@@ -43,6 +45,7 @@ class DeepomaticTask(BaseModel):
 
 class DeepomaticClient(ProviderClient):
     name: ClassVar[ProviderName] = "deepomatic"
+    label: ClassVar[str] = "Deepomatic"
     id_example: ClassVar[str] = "269999729"
 
     @staticmethod
@@ -63,16 +66,32 @@ class DeepomaticClient(ProviderClient):
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
+        return normalize(await self.fetch_task(task_id), detailed=detailed)
+
+    async def read_history(
+        self,
+        task_id: str | None,
+        *,
+        history_id: str | None,
+        team_id: str | None,
+        project_id: str | None,
+        cursor: str | None,
+        limit: int,
+        detailed: bool,
+    ) -> TaskHistory:
+        task = await self.fetch_task(self.task_id_for_derived_history(task_id, history_id))
+        return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
+
+    async def fetch_task(self, task_id: str) -> DeepomaticTask:
         path = f"/v0.7/tasks/{self.segment(task_id)}/"
         try:
             payload = await self.http.get_json(path)
         except ProviderError as error:
             raise self._explain(error, task_id) from None
         try:
-            task = DeepomaticTask.model_validate(payload)
+            return DeepomaticTask.model_validate(payload)
         except ValueError:
             raise self.fail("bad_response", "Deepomatic answered with something that is not a task object.") from None
-        return normalize(task, detailed=detailed)
 
     def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
         if error.kind == "not_found":
@@ -89,6 +108,13 @@ class DeepomaticClient(ProviderClient):
                 error,
             )
         return error
+
+
+def events(task: DeepomaticTask) -> list[tuple[str | None, str]]:
+    """The only two moments a Deepomatic task records: its creation and its last status change."""
+    status = clean_upstream_text(task.status, limit=40)
+    last = "finished: success" if status == "success" else "failed" if status == "error" else f"last update ({status})"
+    return [(iso_time(task.date_created), "created"), (iso_time(task.date_updated), last)]
 
 
 def normalize(task: DeepomaticTask, *, detailed: bool) -> TaskView:

@@ -14,12 +14,14 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
+from ..history import TaskHistory, derived_history
 from ..models import ProviderName, State, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import Object, ProviderClient, Text, as_text, first_text
 
 REGIONS = ("us", "eu", "ae")
 CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise answers
+HISTORY_NOTE = "Maxsight v5 keeps no task history; these are the task's own created_at, locked_at and updated_at."
 
 
 class Assignment(BaseModel):
@@ -57,6 +59,7 @@ class MaxsightTask(BaseModel):
 
 class MaxsightClient(ProviderClient):
     name: ClassVar[ProviderName] = "maxsight"
+    label: ClassVar[str] = "Maxsight"
     id_example: ClassVar[str] = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
 
     @staticmethod
@@ -78,6 +81,23 @@ class MaxsightClient(ProviderClient):
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
+        return normalize(await self.fetch_task(task_id), detailed=detailed)
+
+    async def read_history(
+        self,
+        task_id: str | None,
+        *,
+        history_id: str | None,
+        team_id: str | None,
+        project_id: str | None,
+        cursor: str | None,
+        limit: int,
+        detailed: bool,
+    ) -> TaskHistory:
+        task = await self.fetch_task(self.task_id_for_derived_history(task_id, history_id))
+        return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
+
+    async def fetch_task(self, task_id: str) -> MaxsightTask:
         try:
             payload = await self.http.get_json(f"/v5/tasks/{self.segment(task_id)}")
         except ProviderError as error:
@@ -93,10 +113,9 @@ class MaxsightClient(ProviderClient):
                 hint="Maxsight answered with an error inside a successful response; check the task id.",
             )
         try:
-            task = MaxsightTask.model_validate(payload)
+            return MaxsightTask.model_validate(payload)
         except ValueError:
             raise self.fail("bad_response", "Maxsight answered with something that is not a task object.") from None
-        return normalize(task, detailed=detailed)
 
     def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
         if error.kind == "unauthorized":
@@ -127,6 +146,16 @@ def _state(status: str) -> tuple[State, str | None]:
     if value in ("CANCELLED", "CANCELED"):
         return "cancelled", None
     return "unknown", f"Maxsight status '{clean_upstream_text(status, limit=40)}' is not one this version knows."
+
+
+def events(task: MaxsightTask) -> list[tuple[str | None, str]]:
+    """The moments a Maxsight task records; `updated_at` is the latest change only."""
+    status = clean_upstream_text(task.status, limit=40)
+    return [
+        (iso_time(task.created_at), "created"),
+        (iso_time(task.locked_at), "locked for editing"),
+        (iso_time(task.updated_at), f"last update (status {status})"),
+    ]
 
 
 def normalize(task: MaxsightTask, *, detailed: bool) -> TaskView:

@@ -15,11 +15,16 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
+from ..history import TaskHistory, derived_history
 from ..models import ProviderName, ExtractedField, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time, parse_time
 from .base import Flag, Items, ProviderClient, Text, as_text, first_text
 
 LOW_CONFIDENCE = 0.7
+HISTORY_NOTE = (
+    "Send.ai keeps no task history; these are the task's own created_at, last_opened_at, exported_at "
+    "and export_failed_at."
+)
 # How many fields a concise answer shows, by state: a reviewer needs the doubtful ones; a finished task
 # gets a preview (detailed lists all); a discarded or failed one needs none.
 CONCISE_FIELDS: dict[str, int] = {"waiting_on_human": 6, "succeeded": 3, "running": 3}
@@ -74,6 +79,7 @@ class SendaiTask(BaseModel):
 
 class SendaiClient(ProviderClient):
     name: ClassVar[ProviderName] = "sendai"
+    label: ClassVar[str] = "Send.ai"
     id_example: ClassVar[str] = "task_abcdef123456"
 
     @staticmethod
@@ -95,6 +101,24 @@ class SendaiClient(ProviderClient):
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
+        return normalize(await self.fetch_task(task_id, team_id, project_id), detailed=detailed)
+
+    async def read_history(
+        self,
+        task_id: str | None,
+        *,
+        history_id: str | None,
+        team_id: str | None,
+        project_id: str | None,
+        cursor: str | None,
+        limit: int,
+        detailed: bool,
+    ) -> TaskHistory:
+        task_id = self.task_id_for_derived_history(task_id, history_id)
+        task = await self.fetch_task(task_id, team_id, project_id)
+        return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
+
+    async def fetch_task(self, task_id: str, team_id: str | None, project_id: str | None) -> SendaiTask:
         team = team_id or self.settings.defaults.get("team_id")
         project = project_id or self.settings.defaults.get("project_id")
         if not team or not project:
@@ -114,10 +138,9 @@ class SendaiClient(ProviderClient):
             raise self._explain(error, task_id, team, project) from None
         payload = body.get("payload") if isinstance(body, dict) else None
         try:
-            task = SendaiTask.model_validate(payload)
+            return SendaiTask.model_validate(payload)
         except ValueError:
             raise self.fail("bad_response", "Send.ai answered without a task in its 'payload'.") from None
-        return normalize(task, detailed=detailed)
 
     def _explain(self, error: ProviderError, task_id: str, team: str, project: str) -> ProviderError:
         if error.kind == "not_found":
@@ -149,6 +172,16 @@ def _export_failed(task: SendaiTask) -> bool:
 
 def _code(value: Any) -> str | None:
     return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def events(task: SendaiTask) -> list[tuple[str | None, str]]:
+    """The moments a Send.ai task records; `last_opened_at` is the latest opening only."""
+    return [
+        (iso_time(task.created_at), "created"),
+        (iso_time(task.last_opened_at), "last opened in the review UI"),
+        (iso_time(task.exported_at), "exported downstream"),
+        (iso_time(task.export_failed_at), "export downstream failed"),
+    ]
 
 
 def normalize(task: SendaiTask, *, detailed: bool) -> TaskView:

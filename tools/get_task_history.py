@@ -1,0 +1,52 @@
+"""The `get_task_history` tool: a task's stage timeline and what changed between stages, compactly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .app_state import app_state
+from .errors import ProviderError
+from .get_task import Format, ProjectId, TeamId
+from .history import MAX_LIMIT, TaskHistory
+from .models import ProviderName
+from .results import tool_error, tool_result
+
+OptionalTaskId = Annotated[str | None, Field(description="the provider's task id")]
+HistoryId = Annotated[str | None, Field(description="ango: one entry, with its answer")]
+Cursor = Annotated[str | None, Field(description="next_cursor from a previous call")]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+
+
+async def get_task_history(
+    provider: ProviderName,
+    ctx: Context,
+    task_id: OptionalTaskId = None,
+    history_id: HistoryId = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    team_id: TeamId = None,
+    project_id: ProjectId = None,
+    response_format: Format = "concise",
+) -> Annotated[CallToolResult, TaskHistory]:
+    """Who touched a task, when, and what changed: Ango stage visits (who, active time, review outcome)
+    with objects and answers changed since the previous stage, and Label-Review loops. Other providers
+    have no history API, so their timeline is derived from the task's timestamps.
+    """
+    try:
+        client = app_state(ctx).registry.client(provider)
+        history = await client.get_history(
+            task_id,
+            history_id=history_id,
+            team_id=team_id,
+            project_id=project_id,
+            cursor=cursor,
+            limit=limit,
+            detailed=response_format == "detailed",
+        )
+    except ProviderError as error:
+        raise tool_error(error) from None
+    return tool_result(history)
