@@ -40,6 +40,12 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
             if entry.project_id and provider == "sendai":
                 arguments["project_id"] = entry.project_id
             calls.append(("get_task", arguments, entry.scenario, False))
+    reworked = next(e for e in CATALOG if e.provider == "ango" and "reworked" in e.scenario)
+    calls.append(("get_task_history", {"provider": "ango", "task_id": reworked.task_id}, reworked.scenario, False))
+    derived = per_provider["deepomatic"][0]
+    calls.append(
+        ("get_task_history", {"provider": "deepomatic", "task_id": derived.task_id}, "no history API: derived", False)
+    )
     calls.append(("get_task", {"provider": "deepomatic", "task_id": "999999999"}, "an id that does not exist", True))
     return calls
 

@@ -282,3 +282,25 @@ async def test_one_ango_tool_call_has_one_deadline_across_its_reads(loopback: tu
         await client.aclose()
     assert fake_time.now - start <= 30.0
     assert view.state == "unknown" and view.detail and "could not be resolved" in view.detail
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_history_over_loopback_reads_the_documented_endpoints(
+    loopback: tuple[Sandbox, str], fake_time: FakeTime, provider: str
+) -> None:
+    """Every provider's history over real HTTP, with one transient fault absorbed on the way."""
+    sandbox, origin = loopback
+    sandbox.faults.add(Fault(kind="503", times=1, provider=provider))
+    client = make_client(provider, sandbox, origin, fake_time)
+    entry = next(e for e in CATALOG if e.provider == provider and (provider != "ango" or e.history_id))
+    try:
+        history = await client.get_history(entry.task_id, team_id=entry.team_id, project_id=entry.project_id)
+    finally:
+        await client.aclose()
+    assert history.task_id == entry.task_id and history.entries
+    paths = [r.path for r in sandbox.requests if r.status == 200]
+    if provider == "ango":
+        assert history.derived is None and history.entries[0].history_id == entry.history_id
+        assert f"/ango/v2/task/{entry.task_id}/history" in paths
+    else:
+        assert history.derived is True and all(e.event for e in history.entries)
