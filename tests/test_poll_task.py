@@ -6,14 +6,20 @@ time tasklens scheduled each request (see virtual_time.py).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from mcp import Client
+from mcp.server.mcpserver import MCPServer
 from mcp_harness import text_of, tokens, wire_json
 from virtual_time import VirtualTime, virtual_server
 
-from tasklens.server.sandbox import Fault, ManualClock, Sandbox
+from tasklens.server.app import build_server, sandbox_providers
+from tasklens.server.config import Config
+from tasklens.server.sandbox import Fault, ManualClock, Sandbox, serve_on_loopback
 from tasklens.server.sandbox.ango_seed import seed_tasks
 from tasklens.server.sandbox.catalog import (
     ANGO_HOLD_TASK,
@@ -26,6 +32,7 @@ from tasklens.server.sandbox.catalog import (
     SENDAI_MOVING_STEPS,
     SENDAI_MOVING_TASK,
 )
+from tasklens.tools.providers import Runtime
 
 pytestmark = pytest.mark.anyio
 RESULT_BUDGET = 2500  # tokens of a concise result for 100 tasks
@@ -203,3 +210,66 @@ def seeded_ango_ids(sandbox: Sandbox, n: int, exclude: list[str]) -> list[str]:
     which would spend the sandbox's own rate limit before the test starts."""
     ids = [task.id for task in seed_tasks(sandbox.clock, sandbox.seed) if task.id not in exclude]
     return ids[:n]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_progress_reaches_a_real_client_at_least_every_5_s(mode: str) -> None:
+    sandbox = Sandbox(clock=ManualClock())
+    vt = VirtualTime(sandbox.clock)  # type: ignore[arg-type]
+    ids = sandbox.add_deepomatic_tasks(100, finish_between=(8, 45), error_rate=0.1, seed=9)
+    seen: list[tuple[float, float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((vt.now(), progress, total, message))
+
+    async with vt.running(), Client(virtual_server(sandbox, vt), mode=mode) as client:
+        result = await client.call_tool(
+            "poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 50}, progress_callback=on_progress
+        )
+    assert not result.is_error and result.structured_content["all_terminal"]
+    times = [0.0] + [at for at, *_ in seen] + [result.structured_content["waited_s"]]
+    assert max(later - earlier for earlier, later in zip(times, times[1:], strict=False)) <= 5
+    values = [float(progress) for _, progress, _, _ in seen]
+    assert all(later > earlier for earlier, later in zip(values, values[1:], strict=False))
+    assert values[-1] == 100 and all(float(total or 0) == 100 for *_, total, _ in seen)
+    assert seen[-1][3].startswith("100/100 done")
+    assert any("running" in (message or "") for *_, message in seen)
+
+
+async def _loopback_client_and_pool(sandbox: Sandbox, origin: str) -> tuple[MCPServer, httpx.AsyncHTTPTransport]:
+    transport = httpx.AsyncHTTPTransport()
+    config = Config(providers=sandbox_providers(sandbox, origin=origin), sandbox=True)
+    return build_server(config, lambda name: Runtime(transport=transport)), transport
+
+
+def _busy_connections(transport: httpx.AsyncHTTPTransport) -> int:
+    return sum(not connection.is_idle() for connection in transport._pool.connections)
+
+
+@pytest.mark.parametrize(("mode", "moment"), [("auto", "waiting"), ("legacy", "requesting")])
+async def test_cancelling_a_poll_leaves_no_loop_and_no_open_request(mode: str, moment: str) -> None:
+    """Real time and real sockets: the client gives up while the poll waits between rounds, or while
+    a request is in flight; afterwards no task of the poll runs and no request is sent or open."""
+    sandbox = Sandbox(clock=ManualClock())  # its time stands still: the tasks stay pending
+    ids = sandbox.add_deepomatic_tasks(5, finish_between=(100, 200), error_rate=0, seed=1)
+    async with serve_on_loopback(sandbox) as origin:
+        server, transport = await _loopback_client_and_pool(sandbox, origin)
+        async with Client(server, mode=mode) as client:
+            await client.call_tool("get_task", {"provider": "deepomatic", "task_id": DEEPOMATIC_DOC_TASK})
+            if moment == "requesting":
+                sandbox.faults.add(Fault(kind="slow", provider="deepomatic", delay_s=3.0, times=1))
+            tasks_before = len(asyncio.all_tasks())
+            sent_before = len(sandbox.requests)
+            with anyio.move_on_after(1.5 if moment == "waiting" else 0.5) as scope:
+                await client.call_tool("poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 50})
+            assert scope.cancelled_caught
+            await anyio.sleep(0.5)
+            assert len(asyncio.all_tasks()) == tasks_before
+            assert _busy_connections(transport) == 0
+            sent = len(sandbox.requests)
+            assert sent > sent_before
+            await anyio.sleep(2.5)  # a leaked loop would have polled again by now (interval 1-1.5 s)
+            assert len(sandbox.requests) == sent
+            if moment == "requesting":
+                abandoned = sandbox.requests[-1]
+                assert abandoned.fault == "slow" and abandoned.status == 0  # the client hung up on it
