@@ -16,6 +16,7 @@ from tasklens.tools.app_state import AppState
 from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.models import PROVIDERS, ProviderName
+from tasklens.tools.poll_task import poll_task
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
 
 from . import __version__
@@ -28,8 +29,8 @@ logger = logging.getLogger("tasklens")
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=True)
 INSTRUCTIONS = (
     "Read-only status of tasks on Ango Hub, Deepomatic, Send.ai and Moody's Maxsight. "
-    "get_task gives one task's normalized state; waiting_on_human means a person must act, so report it "
-    "instead of polling. Errors say what to do next."
+    "get_task gives one task's normalized state; poll_task waits for up to 100 tasks within one call. "
+    "waiting_on_human means a person must act, so report it instead of polling. Errors say what to do next."
 )
 SANDBOX_SENDAI_DEFAULTS = {"team_id": "team_123456", "project_id": "proj_123456"}
 
@@ -88,6 +89,6 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
             await registry.aclose()
 
     server = TasklensServer("tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    for fn, title in ((get_task, "Get task"), (get_task_history, "Get task history")):
+    for fn, title in ((get_task, "Get task"), (get_task_history, "Get task history"), (poll_task, "Poll tasks")):
         server.add_tool(fn, title=title, description=tool_description(fn), annotations=READ_ONLY)
     return server

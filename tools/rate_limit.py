@@ -60,6 +60,22 @@ class SlidingWindowLimiter:
         now = self._clock()
         return max(0.0, self._earliest(now) - now)
 
+    def free_in(self, n: int = 1) -> float:
+        """Seconds until `n` requests asked for now would all have been admitted (0 if at once).
+
+        A poller uses it to tell whether a round of `n` reads fits in what is left of its wait, and
+        to tell its caller when a whole round will fit again."""
+        now = self._clock()
+        self._earliest(now)  # drops the slots that have left the window
+        slots = list(self._slots)
+        when = now
+        for _ in range(max(1, n)):
+            when = max(now, self._blocked_until)
+            if len(slots) >= self.max_requests:
+                when = max(when, slots[-self.max_requests] + self.window_s)
+            slots.append(when)
+        return when - now
+
     async def acquire(self, deadline: float | None = None) -> None:
         """Reserve the earliest admissible send time and wait for it; never wait past `deadline`."""
         async with self._lock:

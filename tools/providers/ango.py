@@ -22,7 +22,7 @@ from ..history import TaskHistory, page_of
 from ..models import ProviderName, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
 from .ango_history import HistoryRecord, history_records, make_concise, timeline
-from .base import Flag, Items, Number, Object, ProviderClient, Text, as_text, first_text
+from .base import Flag, Items, Number, Object, PollCadence, ProviderClient, Text, as_text, first_text
 
 logger = logging.getLogger("tasklens.ango")
 
@@ -88,6 +88,9 @@ class AngoTask(BaseModel):
 
 
 class AngoClient(ProviderClient):
+    # Automated stages (Start, Logic, Plugin, Webhook) pass in seconds; Label/Review/Hold wait on
+    # people. One read per task against 100 requests/minute: the shared limiter paces the rounds.
+    poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=2.0, max_s=10.0, human_s=60.0)
     name: ClassVar[ProviderName] = "ango"
     label: ClassVar[str] = "Ango"
     id_example: ClassVar[str] = "6453677fc47af30015be5a58"
@@ -130,6 +133,12 @@ class AngoClient(ProviderClient):
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
         return await self._read_view(task_id, project_id, self.http.deadline(), detailed=detailed, answers=True)
+
+    async def read_for_poll(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, deadline: float
+    ) -> TaskView:
+        # No answers: a poll wants the stage, and answers carry full geometry.
+        return await self._read_view(task_id, project_id, deadline, detailed=False, answers=False)
 
     async def _read_view(
         self, task_id: str, project_id: str | None, deadline: float, *, detailed: bool, answers: bool

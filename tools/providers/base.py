@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
@@ -43,6 +43,23 @@ class ProviderSettings:
 
 
 @dataclass(frozen=True)
+class PollCadence:
+    """How often `poll_task` re-reads a provider's tasks (providers.md §6 cadence table).
+
+    Machine work is re-read after `first_s`, backing off by `growth` up to `max_s` while nothing
+    changes; tasks waiting on a person are re-read only every `human_s`, because polling cannot
+    make a person act and a human step lasts minutes to days."""
+
+    first_s: float
+    max_s: float
+    human_s: float
+    growth: float = 1.5
+
+
+POLL_CONCURRENCY = 4  # concurrent per-task reads of one poll, on providers without a batch endpoint
+
+
+@dataclass(frozen=True)
 class Runtime:
     """Injectable time and transport, so tests drive the clients without the network or real waiting."""
 
@@ -59,6 +76,7 @@ class ProviderClient(ABC):
     name: ClassVar[ProviderName]
     label: ClassVar[str]  # the provider's name for people, e.g. "Send.ai"
     id_example: ClassVar[str]
+    poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=2.0, max_s=10.0, human_s=60.0)
 
     def __init__(self, settings: ProviderSettings, runtime: Runtime | None = None) -> None:
         runtime = runtime or Runtime()
@@ -109,6 +127,42 @@ class ProviderClient(ABC):
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
         """The provider's own fetch and normalization of one task."""
+
+    async def read_many(
+        self,
+        task_ids: Sequence[str],
+        *,
+        team_id: str | None,
+        project_id: str | None,
+        deadline: float,
+    ) -> dict[str, TaskView | ProviderError]:
+        """The current state of several tasks, concise, each one's failure kept apart from the others.
+
+        Without a batch endpoint that is one read per task, at most `POLL_CONCURRENCY` at a time, all
+        through this client's HTTP policy so the provider's shared rate limiter paces them. Providers
+        with a batch endpoint override this."""
+        results: dict[str, TaskView | ProviderError] = {}
+        slots = anyio.Semaphore(POLL_CONCURRENCY)
+
+        async def read(task_id: str) -> None:
+            async with slots:
+                try:
+                    results[task_id] = await self.read_for_poll(
+                        task_id, team_id=team_id, project_id=project_id, deadline=deadline
+                    )
+                except ProviderError as error:
+                    results[task_id] = error
+
+        async with anyio.create_task_group() as group:
+            for task_id in task_ids:
+                group.start_soon(read, task_id)
+        return results
+
+    async def read_for_poll(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, deadline: float
+    ) -> TaskView:
+        """One task as a poll needs it (concise), within the poll's `deadline`."""
+        return await self.read_task(task_id, team_id=team_id, project_id=project_id, detailed=False)
 
     async def get_history(
         self,

@@ -9,7 +9,9 @@ although the SDK passes ints; `pending` covers queued and running alike; errors 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -17,11 +19,12 @@ from ..errors import ProviderError, clean_upstream_text
 from ..history import TaskHistory, derived_history
 from ..models import ProviderName, Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
-from .base import ProviderClient, Text, as_text, first_text
+from .base import PollCadence, ProviderClient, Text, as_text, first_text
 
 CONCISE_PREDICTIONS = 3
 HISTORY_NOTE = "Deepomatic keeps no task history; these are the task's own date_created and date_updated."
 DETAILED_PREDICTIONS = 10
+BATCH_SIZE = 100  # ids per list request: the SDK's page size, and a URL (~2 KB) any proxy accepts
 
 _STATES: dict[str, tuple[State, str | None]] = {
     "pending": ("running", "Queued or running; Deepomatic does not tell the two apart."),
@@ -47,6 +50,8 @@ class DeepomaticClient(ProviderClient):
     name: ClassVar[ProviderName] = "deepomatic"
     label: ClassVar[str] = "Deepomatic"
     id_example: ClassVar[str] = "269999729"
+    # Inference is machine work measured in seconds (providers.md §6: start at 0.5-1 s, grow to 5 s).
+    poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=1.0, max_s=5.0, human_s=60.0)
 
     @staticmethod
     def auth_headers(api_key: str) -> dict[str, str]:
@@ -82,6 +87,70 @@ class DeepomaticClient(ProviderClient):
         task = await self.fetch_task(self.task_id_for_derived_history(task_id, history_id))
         return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
 
+    async def read_many(
+        self,
+        task_ids: Sequence[str],
+        *,
+        team_id: str | None,
+        project_id: str | None,
+        deadline: float,
+    ) -> dict[str, TaskView | ProviderError]:
+        """Many tasks through the list endpoint, `BATCH_SIZE` ids per request instead of one each."""
+        results: dict[str, TaskView | ProviderError] = {}
+        valid: list[str] = []
+        for task_id in task_ids:
+            try:
+                self.segment(task_id)
+                valid.append(task_id)
+            except ProviderError as error:
+                results[task_id] = error
+        for start in range(0, len(valid), BATCH_SIZE):
+            chunk = valid[start : start + BATCH_SIZE]
+            try:
+                found = await self.list_tasks(chunk, deadline)
+            except ProviderError as error:
+                results.update(dict.fromkeys(chunk, error))
+                continue
+            for task_id in chunk:
+                task = found.get(task_id)
+                results[task_id] = (
+                    normalize(task, detailed=False)
+                    if task is not None
+                    else self.fail("not_found", f"Deepomatic's task list has no task {task_id}; check the id.")
+                )
+        return results
+
+    async def list_tasks(self, task_ids: Sequence[str], deadline: float) -> dict[str, DeepomaticTask]:
+        """`GET /v0.7/tasks/?task_ids=..` (repeated keys, as the SDK sends them), every page of it.
+
+        Pages are requested by offset on our own URL rather than by following `next`: `next` is an
+        absolute URL from upstream, and following it would send the API key wherever it points."""
+        found: dict[str, DeepomaticTask] = {}
+        offset = 0
+        for _ in range(len(task_ids) // BATCH_SIZE + 2):  # bounded, whatever `next` says
+            params: list[tuple[str, str]] = [("task_ids", task_id) for task_id in task_ids]
+            params.append(("limit", str(BATCH_SIZE)))
+            if offset:
+                params.append(("offset", str(offset)))
+            try:
+                page = await self.http.get_json("/v0.7/tasks/", params=params, deadline=deadline)
+            except ProviderError as error:
+                raise self._explain(error, None) from None
+            results = page.get("results") if isinstance(page, dict) else None
+            if not isinstance(results, list):
+                raise self.fail("bad_response", "Deepomatic answered the task list without a 'results' list.")
+            for item in results:
+                try:
+                    task = DeepomaticTask.model_validate(item)
+                except ValueError:
+                    continue  # one unreadable task must not hide the others; it shows as not listed
+                found[task.id] = task
+            next_offset = _next_offset(page.get("next"))
+            if next_offset is None or next_offset <= offset:
+                break
+            offset = next_offset
+        return found
+
     async def fetch_task(self, task_id: str) -> DeepomaticTask:
         path = f"/v0.7/tasks/{self.segment(task_id)}/"
         try:
@@ -93,8 +162,8 @@ class DeepomaticClient(ProviderClient):
         except ValueError:
             raise self.fail("bad_response", "Deepomatic answered with something that is not a task object.") from None
 
-    def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
-        if error.kind == "not_found":
+    def _explain(self, error: ProviderError, task_id: str | None) -> ProviderError:
+        if error.kind == "not_found" and task_id is not None:
             return self.fail(
                 "not_found",
                 f"Deepomatic has no task {task_id} (HTTP 404); use the task_id an inference call returned, "
@@ -108,6 +177,16 @@ class DeepomaticClient(ProviderClient):
                 error,
             )
         return error
+
+
+def _next_offset(link: Any) -> int | None:
+    """The `offset` of DRF's `next` page link, or None when there is no further page."""
+    if not isinstance(link, str) or not link:
+        return None
+    values = parse_qs(urlsplit(link).query).get("offset")
+    if not values or not values[0].isdigit():
+        return None
+    return int(values[0])
 
 
 def events(task: DeepomaticTask) -> list[tuple[str | None, str]]:

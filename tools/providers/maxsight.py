@@ -17,7 +17,7 @@ from ..errors import ProviderError, clean_upstream_text
 from ..history import TaskHistory, derived_history
 from ..models import ProviderName, State, TaskView, is_terminal
 from ..timestamps import iso_time
-from .base import Object, ProviderClient, Text, as_text, first_text
+from .base import Object, PollCadence, ProviderClient, Text, as_text, first_text
 
 REGIONS = ("us", "eu", "ae")
 CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise answers
@@ -58,6 +58,8 @@ class MaxsightTask(BaseModel):
 
 
 class MaxsightClient(ProviderClient):
+    # KYC steps are human work that lasts hours to days (providers.md §4.4): re-read rarely.
+    poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=5.0, max_s=30.0, human_s=300.0)
     name: ClassVar[ProviderName] = "maxsight"
     label: ClassVar[str] = "Maxsight"
     id_example: ClassVar[str] = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
@@ -97,9 +99,14 @@ class MaxsightClient(ProviderClient):
         task = await self.fetch_task(self.task_id_for_derived_history(task_id, history_id))
         return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
 
-    async def fetch_task(self, task_id: str) -> MaxsightTask:
+    async def read_for_poll(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, deadline: float
+    ) -> TaskView:
+        return normalize(await self.fetch_task(task_id, deadline=deadline), detailed=False)
+
+    async def fetch_task(self, task_id: str, *, deadline: float | None = None) -> MaxsightTask:
         try:
-            payload = await self.http.get_json(f"/v5/tasks/{self.segment(task_id)}")
+            payload = await self.http.get_json(f"/v5/tasks/{self.segment(task_id)}", deadline=deadline)
         except ProviderError as error:
             raise self._explain(error, task_id) from None
         if isinstance(payload, dict) and "errors" in payload and "id" not in payload:

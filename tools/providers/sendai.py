@@ -18,7 +18,7 @@ from ..errors import ProviderError, clean_upstream_text
 from ..history import TaskHistory, derived_history
 from ..models import ProviderName, ExtractedField, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time, parse_time
-from .base import Flag, Items, ProviderClient, Text, as_text, first_text
+from .base import Flag, Items, PollCadence, ProviderClient, Text, as_text, first_text
 
 LOW_CONFIDENCE = 0.7
 HISTORY_NOTE = (
@@ -78,6 +78,8 @@ class SendaiTask(BaseModel):
 
 
 class SendaiClient(ProviderClient):
+    # PROCESSING every 2-5 s; REVIEWING waits on a reviewer (providers.md §6 cadence table).
+    poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=2.0, max_s=5.0, human_s=60.0)
     name: ClassVar[ProviderName] = "sendai"
     label: ClassVar[str] = "Send.ai"
     id_example: ClassVar[str] = "task_abcdef123456"
@@ -118,7 +120,14 @@ class SendaiClient(ProviderClient):
         task = await self.fetch_task(task_id, team_id, project_id)
         return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
 
-    async def fetch_task(self, task_id: str, team_id: str | None, project_id: str | None) -> SendaiTask:
+    async def read_for_poll(
+        self, task_id: str, *, team_id: str | None, project_id: str | None, deadline: float
+    ) -> TaskView:
+        return normalize(await self.fetch_task(task_id, team_id, project_id, deadline=deadline), detailed=False)
+
+    async def fetch_task(
+        self, task_id: str, team_id: str | None, project_id: str | None, *, deadline: float | None = None
+    ) -> SendaiTask:
         team = team_id or self.settings.defaults.get("team_id")
         project = project_id or self.settings.defaults.get("project_id")
         if not team or not project:
@@ -133,7 +142,7 @@ class SendaiClient(ProviderClient):
             f"/task/{self.segment(task_id)}"
         )
         try:
-            body = await self.http.get_json(path)
+            body = await self.http.get_json(path, deadline=deadline)
         except ProviderError as error:
             raise self._explain(error, task_id, team, project) from None
         payload = body.get("payload") if isinstance(body, dict) else None
