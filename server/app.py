@@ -6,13 +6,18 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 import httpx
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, InputRequiredResult
 from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
+from pydantic import ValidationError
 
 from tasklens.tools.app_state import AppState
+from tasklens.tools.errors import clean_upstream_text
 from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.models import PROVIDERS, ProviderName
@@ -20,6 +25,7 @@ from tasklens.tools.poll_task import poll_task
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
 
 from . import __version__
+from .argument_errors import argument_error
 from .config import DEFAULT_REQUESTS_PER_MINUTE, Config
 from .sandbox import SANDBOX_KEYS, Sandbox
 from .schemas import tidy_schema, tool_description
@@ -62,13 +68,30 @@ def in_process_sandbox(config: Config, sandbox: Sandbox | None = None) -> tuple[
 
 
 class TasklensServer(MCPServer):
-    """`MCPServer` publishing tidy input schemas (see `tasklens.server.schemas`)."""
+    """`MCPServer` publishing tidy input schemas (see `tasklens.server.schemas`), and answering a call
+    that does not fit them with one short sentence built from the schema, never from what was sent."""
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
         for tool in tools:
             tidy_schema(tool.input_schema)
         return tools
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:  # the SDK would quote the whole name back, however long or odd
+            names = ", ".join(t.name for t in self._tool_manager.list_tools())
+            raise ToolError(f"Unknown tool {clean_upstream_text(name, limit=60)!r}; the tools are {names}.")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as error:
+            # Exactly the SDK's argument-validation failure: a plain ToolError caused by the
+            # ValidationError of the arguments model (output-conversion failures are UnexpectedToolError).
+            if type(error) is ToolError and isinstance(error.__cause__, ValidationError):
+                raise ToolError(argument_error(name, error.__cause__, tool.parameters)) from error.__cause__
+            raise
 
 
 def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPServer:

@@ -9,8 +9,9 @@ the wrong host.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from tasklens.tools.models import PROVIDERS, ProviderName
@@ -46,7 +47,12 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "MAXSIGHT_REQUESTS_PER_MINUTE": "client-side rate limit for Maxsight (default 120)",
     "TASKLENS_SANDBOX": "1 to serve the built-in simulated providers instead (no keys needed)",
     "TASKLENS_LOG_LEVEL": "stderr log level (default INFO)",
+    "TASKLENS_HTTP_TOKEN": "HTTP transport only: bearer token every request must carry (16+ visible ASCII characters)",
+    "TASKLENS_HTTP_ALLOWED_HOSTS": "HTTP transport only: extra Host values to accept, comma-separated (name or name:port)",
 }
+MIN_TOKEN_LENGTH = 16
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an Authorization header can carry verbatim
+_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
 class ConfigError(ValueError):
@@ -58,6 +64,8 @@ class Config:
     providers: dict[ProviderName, ProviderSettings]
     sandbox: bool = False
     log_level: str = "INFO"
+    http_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log line
+    http_allowed_hosts: tuple[str, ...] = ()
 
 
 def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = None) -> Config:
@@ -68,10 +76,41 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         raise ConfigError(f"TASKLENS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {log_level!r})")
     if sandbox is None:
         sandbox = env.get("TASKLENS_SANDBOX", "").strip().lower() in TRUE_VALUES
-    if sandbox:
-        return Config(providers={}, sandbox=True, log_level=log_level)
-    providers = {name: _provider(name, env) for name in PROVIDERS}
-    return Config(providers=providers, sandbox=False, log_level=log_level)
+    http_token = _http_token(env.get("TASKLENS_HTTP_TOKEN", ""))
+    allowed_hosts = _allowed_hosts(env.get("TASKLENS_HTTP_ALLOWED_HOSTS", ""))
+    providers = {} if sandbox else {name: _provider(name, env) for name in PROVIDERS}
+    return Config(
+        providers=providers,
+        sandbox=sandbox,
+        log_level=log_level,
+        http_token=http_token,
+        http_allowed_hosts=allowed_hosts,
+    )
+
+
+def _http_token(raw: str) -> str | None:
+    """The bearer token, or None. The error never quotes the value: it is a secret, however wrong."""
+    token = raw.strip()
+    if not token:
+        return None
+    if len(token) < MIN_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+        raise ConfigError(
+            f"TASKLENS_HTTP_TOKEN must be at least {MIN_TOKEN_LENGTH} visible ASCII characters without spaces; "
+            'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    return token
+
+
+def _allowed_hosts(raw: str) -> tuple[str, ...]:
+    """Extra Host header values, lowercased: a DNS name or IP literal, optionally with its port."""
+    hosts = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ConfigError(
+                "TASKLENS_HTTP_ALLOWED_HOSTS must be comma-separated host names or IP literals, each optionally "
+                f"with :port (for example mcp.example.com,10.0.0.5:8765, [fd00::5]:8765); got {host!r}"
+            )
+    return hosts
 
 
 def _provider(name: ProviderName, env: Mapping[str, str]) -> ProviderSettings:

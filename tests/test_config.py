@@ -80,3 +80,34 @@ def test_every_variable_read_is_documented_and_every_documented_one_is_read() ->
     per_provider = {f"{p}_{suffix}" for p in ("ANGO", "DEEPOMATIC", "SENDAI", "MAXSIGHT") for suffix in prefixed}
     read = literal | per_provider | sendai
     assert read == set(ENVIRONMENT_VARIABLES), (read ^ set(ENVIRONMENT_VARIABLES))
+
+
+def test_http_token_and_allowed_hosts() -> None:
+    token = "0123456789abcdefXYZ"
+    config = load_config({"TASKLENS_HTTP_TOKEN": f" {token} ", "TASKLENS_HTTP_ALLOWED_HOSTS": "MCP.example.com, 10.0.0.5:8765"})
+    assert config.http_token == token and token not in repr(config)
+    assert config.http_allowed_hosts == ("mcp.example.com", "10.0.0.5:8765")
+    assert load_config({}).http_token is None
+    assert load_config({"TASKLENS_HTTP_TOKEN": token}, sandbox=True).http_token == token  # sandbox keeps it
+
+
+@pytest.mark.parametrize("token", ["short", "has a space in it 123", "ünïcode-token-0123456"])
+def test_unusable_http_token_stops_startup_without_quoting_it(token: str) -> None:
+    with pytest.raises(ConfigError, match="TASKLENS_HTTP_TOKEN") as caught:
+        load_config({"TASKLENS_HTTP_TOKEN": token})
+    assert token not in str(caught.value)
+
+
+@pytest.mark.parametrize("hosts", ["http://x.example", "x.example/mcp", "a b", "x.example:port", "user@x.example"])
+def test_unusable_allowed_hosts_stop_startup(hosts: str) -> None:
+    with pytest.raises(ConfigError, match="TASKLENS_HTTP_ALLOWED_HOSTS"):
+        load_config({"TASKLENS_HTTP_ALLOWED_HOSTS": hosts})
+
+
+def test_every_variable_is_in_the_readme_and_every_readme_variable_exists() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    mentioned = set(re.findall(r"`((?:ANGO|DEEPOMATIC|SENDAI|MAXSIGHT|TASKLENS)_[A-Z_]+)", readme))
+    assert mentioned == set(ENVIRONMENT_VARIABLES), mentioned ^ set(ENVIRONMENT_VARIABLES)
