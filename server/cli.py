@@ -1,8 +1,8 @@
-"""The `tasklens` command line: serve (stdio or streamable HTTP), doctor, the sandbox, the demo.
+"""The `tasklens` command line: serve (stdio or streamable HTTP), call, doctor, the sandbox, the demo.
 
 Under stdio, stdout carries the protocol, so everything here logs to stderr; only the commands that are
-not MCP servers on stdio (`doctor`, `demo`, `sandbox`) write for people on stdout. `doctor` logs
-warnings only, unless TASKLENS_LOG_LEVEL asks for more.
+not MCP servers on stdio (`call`, `doctor`, `demo`, `sandbox`) write for people on stdout. `call` and
+`doctor` log warnings only, unless TASKLENS_LOG_LEVEL asks for more.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from .config import ConfigError, load_config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EPILOG = """\
-exit codes: 0 ok; 1 doctor found a configured provider failing;
-2 usage error (unknown command or flag, unusable configuration).
-`tasklens doctor --help` says more."""
+exit codes: 0 ok; 1 a tool returned an error, or doctor found a configured provider failing;
+2 usage error (unknown command, tool or flag, bad value, unusable configuration).
+`tasklens call --help` and `tasklens doctor --help` say more."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="serve the simulated provider APIs on loopback")
     sandbox.add_argument("--port", type=int, default=8800, help="port (default 8800; 0 picks a free one)")
+
+    # `call` parses its own arguments (they come from each tool's schema); listed here for --help.
+    commands.add_parser("call", help="call a tool from the terminal: tasklens call TOOL --arg value (see call --help)")
 
     doctor = commands.add_parser(
         "doctor",
@@ -66,6 +69,11 @@ def _quiet_level() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["call"]:
+        from .call_command import call_main
+
+        logging.basicConfig(stream=sys.stderr, level=_quiet_level(), format=LOG_FORMAT)
+        return anyio.run(call_main, argv[1:])
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     try:
