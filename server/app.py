@@ -1,4 +1,4 @@
-"""Building the tasklens `MCPServer`: its tools, its instructions, and the provider clients' lifetime."""
+"""Building the tasklens `MCPServer`: its tools, resources, instructions, and the provider clients' lifetime."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.poll_task import poll_task
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
+from tasklens.tools.task_resource import TASK_MIME_TYPE, TASK_URI_TEMPLATE, read_task_resource
 
 from . import __version__
 from .argument_errors import argument_error
@@ -33,10 +34,13 @@ from .schemas import tidy_schema, tool_description
 logger = logging.getLogger("tasklens")
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=True)
+# Three lines an agent reads once per session: which tool answers which question.
 INSTRUCTIONS = (
-    "Read-only status of tasks on Ango Hub, Deepomatic, Send.ai and Moody's Maxsight. "
-    "get_task gives one task's normalized state; poll_task waits for up to 100 tasks within one call. "
-    "waiting_on_human means a person must act, so report it instead of polling. Errors say what to do next."
+    "Read-only task status on Ango Hub, Deepomatic, Send.ai and Moody's Maxsight; errors say what to do next.\n"
+    "get_task: a task's state now. get_task_history: how it got there (stages, people, times). "
+    "poll_task: wait, bounded, for a running task to finish.\n"
+    "summarize_export: an Ango export's counts and classes, not its raw file. "
+    "waiting_on_human means a person must act: report it, don't poll."
 )
 SANDBOX_SENDAI_DEFAULTS = {"team_id": "team_123456", "project_id": "proj_123456"}
 
@@ -114,4 +118,11 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
     server = TasklensServer("tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     for fn, title in ((get_task, "Get task"), (get_task_history, "Get task history"), (poll_task, "Poll tasks")):
         server.add_tool(fn, title=title, description=tool_description(fn), annotations=READ_ONLY)
+    server.resource(
+        TASK_URI_TEMPLATE,
+        name="task",
+        title="Task state",
+        description=tool_description(read_task_resource),
+        mime_type=TASK_MIME_TYPE,
+    )(read_task_resource)
     return server

@@ -1,13 +1,15 @@
-"""The `tasklens` command line: serve (stdio or streamable HTTP), the sandbox, and the demo.
+"""The `tasklens` command line: serve (stdio or streamable HTTP), call, doctor, the sandbox, the demo.
 
-Under stdio, stdout carries the protocol, so everything here logs to stderr; only `demo` and
-`sandbox`, which are not MCP servers on stdio, write for people on stdout.
+Under stdio, stdout carries the protocol, so everything here logs to stderr; only the commands that are
+not MCP servers on stdio (`call`, `doctor`, `demo`, `sandbox`) write for people on stdout. `call` and
+`doctor` log warnings only, unless TASKLENS_LOG_LEVEL asks for more.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,9 +18,20 @@ import anyio
 from . import __version__
 from .config import ConfigError, load_config
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+EPILOG = """\
+exit codes: 0 ok; 1 a tool returned an error, or doctor found a configured provider failing;
+2 usage error (unknown command, tool or flag, bad value, unusable configuration).
+`tasklens call --help` and `tasklens doctor --help` say more."""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tasklens", description="Task status from Ango, Deepomatic, Send.ai and Maxsight over MCP.")
+    parser = argparse.ArgumentParser(
+        prog="tasklens",
+        description="Task status from Ango, Deepomatic, Send.ai and Maxsight over MCP.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"tasklens {__version__}")
     commands = parser.add_subparsers(dest="command")
 
@@ -31,11 +44,36 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="serve the simulated provider APIs on loopback")
     sandbox.add_argument("--port", type=int, default=8800, help="port (default 8800; 0 picks a free one)")
 
+    # `call` parses its own arguments (they come from each tool's schema); listed here for --help.
+    commands.add_parser("call", help="call a tool from the terminal: tasklens call TOOL --arg value (see call --help)")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check each provider's configuration and key with one cheap call",
+        description="For each provider: configured or not, whether the key works (one cheap authenticated "
+        "read), latency, and the fix for each problem. Keys are never printed.",
+        epilog="exit codes: 0 every configured provider works; 1 one fails (or has a key but no region); "
+        "2 unusable configuration.",
+    )
+    doctor.add_argument("--sandbox", action="store_true", help="check the built-in simulated providers instead")
+
     commands.add_parser("demo", help="start `tasklens serve --sandbox` and call every tool through an MCP client")
     return parser
 
 
+def _quiet_level() -> str:
+    """WARNING for the commands people read, unless TASKLENS_LOG_LEVEL says otherwise (checked later)."""
+    level = os.environ.get("TASKLENS_LOG_LEVEL", "").strip().upper()
+    return level if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "WARNING"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["call"]:
+        from .call_command import call_main
+
+        logging.basicConfig(stream=sys.stderr, level=_quiet_level(), format=LOG_FORMAT)
+        return anyio.run(call_main, argv[1:])
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     try:
@@ -43,9 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         sys.stderr.write(f"tasklens: {error}\n")
         return 2
-    logging.basicConfig(
-        stream=sys.stderr, level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = _quiet_level() if command == "doctor" else config.log_level
+    logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
     if command == "serve":
         from .transports import serve
 
@@ -55,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .sandbox_command import run_sandbox
 
         return run_sandbox(args.port)
+    if command == "doctor":
+        from .doctor import run_doctor
+
+        return anyio.run(run_doctor, config)
     if command == "demo":
         from .demo import run_demo
 

@@ -21,8 +21,22 @@ from tasklens.server.config import Config
 from tasklens.server.sandbox import CATALOG, Sandbox
 from tasklens.tools.providers import Runtime
 
-CATALOG_FIELDS = ("provider", "task_id", "team_id", "project_id")
-EXTRA_CALLS: dict[str, list[dict[str, Any]]] = {}
+CATALOG_FIELDS = ("provider", "task_id", "team_id", "project_id", "history_id")
+
+
+def _poll_calls() -> list[dict[str, Any]]:
+    """poll_task takes a list of ids: one call per provider over its catalog tasks (wait_s=0 answers at once)."""
+    calls = []
+    for provider in sorted({entry.provider for entry in CATALOG}):
+        entries = [entry for entry in CATALOG if entry.provider == provider]
+        arguments: dict[str, Any] = {"provider": provider, "task_ids": [e.task_id for e in entries], "wait_s": 0}
+        if entries[0].team_id:
+            arguments |= {"team_id": entries[0].team_id, "project_id": entries[0].project_id}
+        calls.append(arguments)
+    return calls
+
+
+EXTRA_CALLS: dict[str, list[dict[str, Any]]] = {"poll_task": _poll_calls()}
 """tool name -> argument sets that succeed on the sandbox, for tools the catalog cannot drive."""
 
 

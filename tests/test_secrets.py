@@ -125,11 +125,18 @@ def _error_cases(tools: list[Any]) -> list[tuple[str, str, dict[str, Any]]]:
         for provider, arguments in by_provider.items():
             cases.append(("existing", tool.name, arguments))
             if provider in UNKNOWN_IDS:
-                cases.append(("404", tool.name, {**arguments, "task_id": UNKNOWN_IDS[provider]}))
+                cases.append(("404", tool.name, _with_task(arguments, UNKNOWN_IDS[provider])))
             if provider == "sendai":
                 restricted = {"team_id": SENDAI_TEAM, "project_id": SENDAI_RESTRICTED_PROJECT}
-                cases.append(("403", tool.name, {**arguments, **restricted, "task_id": SENDAI_RESTRICTED_TASK}))
+                cases.append(("403", tool.name, _with_task({**arguments, **restricted}, SENDAI_RESTRICTED_TASK)))
     return cases
+
+
+def _with_task(arguments: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """`arguments` naming `task_id` instead, whether the tool takes one id or a list of them."""
+    if "task_ids" in arguments:
+        return {**arguments, "task_ids": [task_id]}
+    return {**arguments, "task_id": task_id}
 
 
 async def test_keys_never_leak_on_any_error_path(
@@ -188,7 +195,7 @@ async def _provider_error_text(registry: ProviderRegistry, arguments: dict[str, 
     client = registry.client(arguments["provider"])
     try:
         await client.get_task(
-            arguments["task_id"], team_id=arguments.get("team_id"), project_id=arguments.get("project_id")
+            arguments.get("task_id") or arguments["task_ids"][0], team_id=arguments.get("team_id"), project_id=arguments.get("project_id")
         )
     except ProviderError as error:
         revived = pickle.loads(pickle.dumps(error))

@@ -6,14 +6,15 @@ from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from .app_state import app_state
 from .errors import ProviderError
 from .models import ProviderName, ResponseFormat, TaskView
 from .results import tool_error, tool_result
+from .task_ids import id_text
 
-TaskId = Annotated[str, Field(description="the provider's task id")]
+TaskId = Annotated[str, BeforeValidator(id_text), Field(description="the provider's task id")]
 TeamId = Annotated[str | None, Field(description="sendai only (default SENDAI_TEAM_ID)")]
 ProjectId = Annotated[str | None, Field(description="sendai (default SENDAI_PROJECT_ID); ango optional")]
 Format = Annotated[ResponseFormat, Field(description="detailed adds ids, times, longer lists")]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from .app_state import app_state
 from .errors import ProviderError
@@ -14,8 +14,9 @@ from .get_task import Format, ProjectId, TeamId
 from .history import MAX_LIMIT, TaskHistory
 from .models import ProviderName
 from .results import tool_error, tool_result
+from .task_ids import id_text
 
-OptionalTaskId = Annotated[str | None, Field(description="the provider's task id")]
+OptionalTaskId = Annotated[str | None, BeforeValidator(id_text), Field(description="the provider's task id")]
 HistoryId = Annotated[str | None, Field(description="ango: one entry, with its answer")]
 Cursor = Annotated[str | None, Field(description="next_cursor from a previous call")]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]

@@ -96,9 +96,16 @@ class HttpPolicy:
         """An absolute deadline for one tool call; pass it to every request the call makes."""
         return self.clock() + self.retry.deadline_s
 
-    async def get_json(self, path: str, *, params: Any = None, deadline: float | None = None) -> Any:
-        """GET a JSON document (idempotent, so retried under the policy)."""
-        return await self.request_json("GET", path, params=params, idempotent=True, deadline=deadline)
+    async def get_json(
+        self, path: str, *, params: Any = None, deadline: float | None = None, anonymous: bool = False
+    ) -> Any:
+        """GET a JSON document (idempotent, so retried under the policy).
+
+        `anonymous` leaves the provider's auth headers out: a key check uses it as its control request.
+        """
+        return await self.request_json(
+            "GET", path, params=params, idempotent=True, deadline=deadline, anonymous=anonymous
+        )
 
     async def request_json(
         self,
@@ -109,6 +116,7 @@ class HttpPolicy:
         json_body: Any = None,
         idempotent: bool,
         deadline: float | None = None,
+        anonymous: bool = False,
     ) -> Any:
         """Send one logical request under the policy and return the decoded JSON body of a 2xx answer.
 
@@ -121,7 +129,7 @@ class HttpPolicy:
         while True:
             attempt += 1
             try:
-                status, headers, body = await self._send_once(method, path, params, json_body, deadline)
+                status, headers, body = await self._send_once(method, path, params, json_body, deadline, anonymous)
             except ProviderError as error:
                 if not (idempotent and error.kind in ("timeout", "network")):
                     raise
@@ -145,7 +153,7 @@ class HttpPolicy:
             await self.sleep(wait)
 
     async def _send_once(
-        self, method: str, path: str, params: Any, json_body: Any, deadline: float
+        self, method: str, path: str, params: Any, json_body: Any, deadline: float, anonymous: bool = False
     ) -> tuple[int, httpx.Headers, bytes]:
         """One attempt: a concurrency slot, then the rate limiter, then the send, all within `deadline`."""
         try:
@@ -156,6 +164,9 @@ class HttpPolicy:
                     await self._admit(deadline)
                     self.attempts += 1
                     request = self._client.build_request(method, path, params=params, json=json_body)
+                    if anonymous:
+                        for name in self.headers:
+                            request.headers.pop(name, None)
                     response = await self._client.send(request, stream=True)
                     try:
                         body = await self._read_capped(response)

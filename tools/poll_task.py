@@ -6,7 +6,7 @@ from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from .app_state import app_state
 from .errors import ProviderError
@@ -15,8 +15,11 @@ from .models import ProviderName
 from .poll_result import PollResult
 from .poller import MAX_TASKS, MAX_WAIT_S, Until, poll
 from .results import tool_error, tool_result
+from .task_ids import id_text
 
-TaskIds = Annotated[list[str], Field(min_length=1, max_length=MAX_TASKS, description="1-100 task ids")]
+TaskIds = Annotated[
+    list[Annotated[str, BeforeValidator(id_text)]], Field(min_length=1, max_length=MAX_TASKS, description="1-100 task ids")
+]
 WaitS = Annotated[float, Field(ge=0, le=MAX_WAIT_S, description="max seconds to wait; 0 = read once")]
 UntilArg = Annotated[
     Until, Field(description="return when all are terminal, any changed, or any finished or needs a person")

@@ -11,12 +11,25 @@ one path segment, as defence in depth.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
 from .errors import ProviderError
 
 MAX_ID_LENGTH = 128
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+
+
+def id_text(value: Any) -> Any:
+    """An id sent as a JSON integer, read as its decimal text; anything else is left to validation.
+
+    Deepomatic ids are strings of digits, its own SDK passes them as ints, and clients coerce
+    `task_id=269999729` to a number (the MCP Inspector CLI does): refusing those would fail a valid
+    request. Booleans and floats are not ids and stay refused.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def checked_id(provider: str, what: str, value: str, example: str) -> str:

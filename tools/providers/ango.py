@@ -22,10 +22,11 @@ from ..history import TaskHistory, page_of
 from ..models import ProviderName, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
 from .ango_history import HistoryRecord, history_records, make_concise, timeline
-from .base import Flag, Items, Number, Object, PollCadence, ProviderClient, Text, as_text, first_text
+from .base import CheckResult, Flag, Items, Number, Object, PollCadence, ProviderClient, Text, as_text, first_text
 
 logger = logging.getLogger("tasklens.ango")
 
+PROBE_TASK_ID = "0" * 24  # shaped like an Ango ObjectId, never issued: the key check's target
 PROJECT_TTL_S = 600.0
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
 CONCISE_CLASSES = 8
@@ -129,6 +130,36 @@ class AngoClient(ProviderClient):
             )
         return body["data"]
 
+    async def check(self) -> CheckResult:
+        """Read a task that cannot exist (24 zeros): Ango documents no list endpoint without a project id.
+
+        Ango checks the key before looking the task up, so a 404 in Ango's own error envelope
+        (`{"status": "fail", …}`) proves the key was accepted; 401 says it was not, 451 that the
+        organization's IP or country allow-list leaves this machine out. A 404 in any other shape comes
+        from something that is not the Ango API, so the base URL is wrong.
+        """
+        request = f"GET /v2/task/{PROBE_TASK_ID}"
+        try:
+            await self.get_json(
+                f"/v2/task/{PROBE_TASK_ID}",
+                params={"includeAnswer": "false"},
+                deadline=self.check_deadline(),
+                what="task",
+                ident=PROBE_TASK_ID,
+            )
+        except ProviderError as error:
+            if error.kind != "not_found":
+                raise
+            if error.code not in ("fail", "error"):
+                raise self.fail(
+                    "not_found",
+                    f"{self.settings.base_url} answered 404 without Ango's error envelope, so it is not the Ango "
+                    "API; set ANGO_REGION (eu, us or in) or ANGO_API_URL to your organization's API host.",
+                    error,
+                ) from None
+            return CheckResult(request, "404 in Ango's error envelope for a task id that cannot exist: key accepted")
+        return CheckResult(request, "200: key accepted")
+
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
@@ -185,6 +216,8 @@ class AngoClient(ProviderClient):
         detailed: bool,
     ) -> TaskHistory:
         deadline = self.http.deadline()
+        if task_id:
+            self.segment(task_id)  # refuse a malformed id before it is quoted in any message
         focus: HistoryRecord | None = None
         if history_id:
             focus = await self._history_entry(history_id, deadline)

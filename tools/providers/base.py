@@ -24,6 +24,16 @@ from ..models import ProviderName, TaskView
 from ..rate_limit import Clock, SlidingWindowLimiter, Sleep
 from ..task_ids import path_segment
 
+CHECK_DEADLINE_S = 10.0  # a key check is a quick diagnosis, not a tool call with a 30 s budget
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a passed `ProviderClient.check` proved: the request it sent and the answer that shows it."""
+
+    request: str  # e.g. "GET /v0.7/tasks/?task_ids=0&limit=1"
+    evidence: str  # e.g. "200 with an empty task page: the key was accepted"
+
 
 @dataclass(frozen=True)
 class ProviderSettings:
@@ -121,6 +131,18 @@ class ProviderClient(ABC):
         if self.settings.sandbox:
             view.sandbox = True
         return view
+
+    @abstractmethod
+    async def check(self) -> CheckResult:
+        """One cheap authenticated call that proves the key (and base URL) work, for `tasklens doctor`.
+
+        Raises `ProviderError` with a hint naming what to change when they do not. Each provider picks
+        its documented cheapest read and says in its docstring why the answer proves the key.
+        """
+
+    def check_deadline(self) -> float:
+        """The absolute deadline of a key check (shorter than a tool call's)."""
+        return self.http.clock() + min(CHECK_DEADLINE_S, self.http.retry.deadline_s)
 
     @abstractmethod
     async def read_task(

@@ -19,7 +19,7 @@ from ..errors import ProviderError, clean_upstream_text
 from ..history import TaskHistory, derived_history
 from ..models import ProviderName, Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
-from .base import PollCadence, ProviderClient, Text, as_text, first_text
+from .base import CheckResult, PollCadence, ProviderClient, Text, as_text, first_text
 
 CONCISE_PREDICTIONS = 3
 HISTORY_NOTE = "Deepomatic keeps no task history; these are the task's own date_created and date_updated."
@@ -67,6 +67,32 @@ class DeepomaticClient(ProviderClient):
                 if isinstance(value, list) and value and isinstance(value[0], str):
                     return None, f"{key}: {value[0]}"
         return None, None
+
+    async def check(self) -> CheckResult:
+        """The documented batch read for an id no task has, one item at most.
+
+        `GET /v0.7/tasks/?task_ids=0&limit=1` answers a DRF page (`{"count", "results", …}`) without
+        reading any real task; a 200 page proves the key. DRF authenticates before anything else, so a
+        wrong key is a 401, and a 404 or a body that is not a page means the base URL is not v0.7.
+        """
+        request = "GET /v0.7/tasks/?task_ids=0&limit=1"
+        try:
+            payload = await self.http.get_json(
+                "/v0.7/tasks/", params={"task_ids": "0", "limit": "1"}, deadline=self.check_deadline()
+            )
+        except ProviderError as error:
+            if error.kind == "not_found":
+                raise self.fail("not_found", self._not_the_api(), error) from None
+            raise self._explain(error, "0") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+            raise self.fail("bad_response", self._not_the_api())
+        return CheckResult(request, "200 with an empty task page: key accepted")
+
+    def _not_the_api(self) -> str:
+        return (
+            f"{self.settings.base_url} does not serve Deepomatic's v0.7 task list; set DEEPOMATIC_API_URL to the "
+            "v0.7 API host (default https://api.deepomatic.com)."
+        )
 
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool

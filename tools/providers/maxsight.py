@@ -17,7 +17,7 @@ from ..errors import ProviderError, clean_upstream_text
 from ..history import TaskHistory, derived_history
 from ..models import ProviderName, State, TaskView, is_terminal
 from ..timestamps import iso_time
-from .base import Object, PollCadence, ProviderClient, Text, as_text, first_text
+from .base import CheckResult, Object, PollCadence, ProviderClient, Text, as_text, first_text
 
 REGIONS = ("us", "eu", "ae")
 CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise answers
@@ -80,6 +80,59 @@ class MaxsightClient(ProviderClient):
             return None, first_text(payload, "message", "detail", "error")
         return None, None
 
+    async def check(self) -> CheckResult:
+        """The documented task search for one item: `POST /v5/tasks/search {"max_page_size": 1}`.
+
+        The search only reads (safe to retry). A 200 with an `items` list proves key, region and IP
+        allow-list at once; a 401 names all three, because a key sent to another region's host is
+        refused the same way as a wrong key. v4 could answer 200 with `{"errors": […]}`, code 204
+        meaning an invalid key, so that shape counts as a refusal too.
+        """
+        request = 'POST /v5/tasks/search {"max_page_size": 1}'
+        try:
+            payload = await self.http.request_json(
+                "POST",
+                "/v5/tasks/search",
+                json_body={"max_page_size": 1},
+                idempotent=True,
+                deadline=self.check_deadline(),
+            )
+        except ProviderError as error:
+            if error.kind == "not_found":
+                raise self.fail("not_found", self._not_the_api(), error) from None
+            if error.kind == "unauthorized":
+                raise self.fail("unauthorized", self._unauthorized_hint("HTTP 401"), error) from None
+            raise
+        if isinstance(payload, dict) and "errors" in payload and "items" not in payload:
+            code, message = self.parse_error(payload)
+            invalid_key = code == "204"
+            raise ProviderError(
+                "maxsight",
+                "unauthorized" if invalid_key else "bad_request",
+                http_status=200,
+                code=code,
+                message=clean_upstream_text(message or "", secrets=self.http.secrets),
+                hint=self._unauthorized_hint("HTTP 200 with error code 204, invalid key")
+                if invalid_key
+                else "Maxsight answered the task search with an error inside a successful response.",
+            )
+        if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+            raise self.fail("bad_response", self._not_the_api())
+        return CheckResult(request, "200 with a task list: key accepted (so region and IP allow-list are right too)")
+
+    def _unauthorized_hint(self, answer: str) -> str:
+        return (
+            f"Maxsight rejected the call ({answer}); check MAXSIGHT_API_KEY, that the base URL "
+            f"({self.settings.base_url}) is your account's region (MAXSIGHT_REGION us, eu or ae), and that "
+            "this machine's IP is on the allow-list if one is enabled."
+        )
+
+    def _not_the_api(self) -> str:
+        return (
+            f"{self.settings.base_url} does not serve Maxsight's v5 task search; set MAXSIGHT_REGION (us, eu or ae) "
+            "or MAXSIGHT_API_URL to your account's API host."
+        )
+
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
     ) -> TaskView:
@@ -126,13 +179,7 @@ class MaxsightClient(ProviderClient):
 
     def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
         if error.kind == "unauthorized":
-            return self.fail(
-                "unauthorized",
-                f"Maxsight rejected the call (HTTP 401); check MAXSIGHT_API_KEY, that the base URL "
-                f"({self.settings.base_url}) is your account's region (MAXSIGHT_REGION us, eu or ae), and that "
-                "this machine's IP is on the allow-list if one is enabled.",
-                error,
-            )
+            return self.fail("unauthorized", self._unauthorized_hint("HTTP 401"), error)
         if error.kind == "not_found":
             return self.fail(
                 "not_found",

@@ -18,8 +18,10 @@ from ..errors import ProviderError, clean_upstream_text
 from ..history import TaskHistory, derived_history
 from ..models import ProviderName, ExtractedField, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time, parse_time
-from .base import Flag, Items, PollCadence, ProviderClient, Text, as_text, first_text
+from .base import CheckResult, Flag, Items, PollCadence, ProviderClient, Text, as_text, first_text
 
+PROBE_TASK_ID = "task_tasklens_probe"  # well-formed, never issued: the key check's target
+PROBE_TEAM_ID, PROBE_PROJECT_ID = "team_tasklens_probe", "proj_tasklens_probe"
 LOW_CONFIDENCE = 0.7
 HISTORY_NOTE = (
     "Send.ai keeps no task history; these are the task's own created_at, last_opened_at, exported_at "
@@ -99,6 +101,58 @@ class SendaiClient(ProviderClient):
                 return _code(errors[0].get("code")), first_text(errors[0], "message", "detail")
             return _code(payload.get("code")), first_text(payload, "message", "error", "detail")
         return None, None
+
+    async def check(self) -> CheckResult:
+        """Read a task that cannot exist (Send.ai documents no list endpoint), then the same without the key.
+
+        The read goes to the configured team and project (SENDAI_TEAM_ID / SENDAI_PROJECT_ID) when both
+        are set, which also proves the key is added to that project, else to placeholder ids. Send.ai
+        checks the key first: 401 means it is wrong, 403 that it lacks task.read or is not added to the
+        project, 404 that it was accepted. Send.ai's error body is undocumented, so a 404 alone cannot
+        tell Send.ai from a wrong host; the control read without the key must then be refused (401/403),
+        which shows the 404 came from something that checks Send.ai keys.
+        """
+        team = self.settings.defaults.get("team_id")
+        project = self.settings.defaults.get("project_id")
+        scoped = bool(team and project)
+        if not scoped:
+            team, project = PROBE_TEAM_ID, PROBE_PROJECT_ID
+        assert team is not None and project is not None
+        path = (
+            f"/v2/{self.segment(team, 'team_id')}/project/{self.segment(project, 'project_id')}"
+            f"/task/{PROBE_TASK_ID}"
+        )
+        request = f"GET {path}, then the same without the key"
+        deadline = self.check_deadline()
+        try:
+            await self.http.get_json(path, deadline=deadline)
+        except ProviderError as error:
+            if error.kind != "not_found":
+                raise self._explain(error, PROBE_TASK_ID, team, project) from None
+            found = error
+        else:
+            return CheckResult(request, "200: key accepted")
+        try:
+            await self.http.get_json(path, deadline=deadline, anonymous=True)
+        except ProviderError as control:
+            if control.kind in ("unauthorized", "forbidden"):
+                said = f' (Send.ai said "{found.message}")' if found.message else ""
+                where = (
+                    f"in team {team}, project {project}"
+                    if scoped
+                    else "under placeholder ids (set SENDAI_TEAM_ID and SENDAI_PROJECT_ID to also check project access)"
+                )
+                return CheckResult(
+                    request, f"404{said} for a task that cannot exist {where}, 401 without the key: key accepted"
+                )
+            if control.kind != "not_found":
+                raise  # the control read itself failed (network, 5xx, 429): say so, not "wrong host"
+        raise self.fail(
+            "not_found",
+            f"{self.settings.base_url} answers that path the same with or without a key, so it is not the Send.ai "
+            "API; set SENDAI_API_URL to the API host (default https://api.send.ai).",
+            found,
+        )
 
     async def read_task(
         self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool

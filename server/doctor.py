@@ -1,0 +1,179 @@
+"""`tasklens doctor`: which providers are configured, whether each key works, how fast, and the fix.
+
+Every provider gets a line, configured or not. One without a key is reported with the variable to set;
+one with a key and an incomplete setting (Maxsight without a region) is a failure naming what is
+missing; a configured one runs its client's `check()` — the cheapest authenticated read of that API,
+chosen and explained in the provider's module — timed in milliseconds. A failed check prints the exact
+change that fixes it.
+
+Keys are never printed: the text comes from settings (whose repr hides the key), from provider hints
+that name variables, and from upstream messages that the HTTP policy has already redacted of the key.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal, TextIO
+
+import anyio
+
+from tasklens.tools.errors import ProviderError
+from tasklens.tools.http_policy import RetryPolicy
+from tasklens.tools.models import PROVIDERS, ProviderName
+from tasklens.tools.providers import ProviderClient, ProviderRegistry, Runtime
+from tasklens.tools.providers.base import CHECK_DEADLINE_S
+
+from .app import in_process_sandbox
+from .config import ENVIRONMENT_VARIABLES, Config
+from .sandbox import Sandbox
+
+# One retry rides over a blip; more would only delay the diagnosis of a real problem.
+DOCTOR_RETRY = RetryPolicy(max_attempts=2, deadline_s=CHECK_DEADLINE_S)
+
+Status = Literal["ok", "not configured", "incomplete", "failed"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One provider's line in the report."""
+
+    provider: ProviderName
+    status: Status
+    where: str = ""  # the base URL checked
+    latency_ms: int | None = None
+    detail: str = ""  # what the check proved, or what went wrong
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """A problem the user must fix: a key that does not work, or a key without its region."""
+        return self.status in ("incomplete", "failed")
+
+
+async def diagnose(config: Config, runtime: Callable[[ProviderName], Runtime] | None = None) -> list[Diagnosis]:
+    """Check every provider of `config` concurrently; the result is in the canonical provider order."""
+
+    def doctor_runtime(name: ProviderName) -> Runtime:
+        return replace(runtime(name) if runtime else Runtime(), retry=DOCTOR_RETRY)
+
+    registry = ProviderRegistry(config.providers, doctor_runtime)
+    results: dict[ProviderName, Diagnosis] = {}
+
+    async def run(name: ProviderName) -> None:
+        results[name] = await _check(name, registry.client(name), config.sandbox)
+
+    try:
+        async with anyio.create_task_group() as group:
+            for name in PROVIDERS:
+                settings = config.providers.get(name)
+                if name in registry.configured:
+                    group.start_soon(run, name)
+                elif settings is not None and settings.api_key:
+                    results[name] = Diagnosis(name, "incomplete", fix=settings.missing)
+                else:
+                    results[name] = Diagnosis(name, "not configured", fix=f"set {name.upper()}_API_KEY to use it")
+    finally:
+        await registry.aclose()
+    return [results[name] for name in PROVIDERS]
+
+
+async def _check(name: ProviderName, client: ProviderClient, sandbox: bool) -> Diagnosis:
+    where = "in-process sandbox" if sandbox else client.settings.base_url or ""
+    started = time.perf_counter()
+    try:
+        proof = await client.check()
+    except ProviderError as error:
+        latency = round((time.perf_counter() - started) * 1000)
+        return Diagnosis(name, "failed", where, latency, _problem(error), _fix(name, client, error))
+    latency = round((time.perf_counter() - started) * 1000)
+    return Diagnosis(name, "ok", where, latency, f"{proof.request} → {proof.evidence}")
+
+
+def _status_text(error: ProviderError) -> str:
+    return f" (HTTP {error.http_status})" if error.http_status else ""
+
+
+def _problem(error: ProviderError) -> str:
+    """A few words on what went wrong; the sentence with the details is the fix."""
+    labels = {
+        "unauthorized": "key rejected",
+        "forbidden": "access refused",
+        "not_found": "API not found at this base URL",
+        "bad_request": "request refused",
+        "rate_limited": "rate limited",
+        "unavailable": "provider failing on its side",
+        "timeout": "no answer in time",
+        "network": "unreachable",
+        "bad_response": "answer is not this provider's API",
+        "invalid_argument": "configured id refused",
+        "not_configured": "not configured",
+    }
+    return labels.get(error.kind, error.kind) + _status_text(error)
+
+
+def _location_variables(name: ProviderName) -> str:
+    """The variables that choose where a provider's API is (its URL, and its region where it has one)."""
+    prefix = name.upper() + "_"
+    found = [v for v in ENVIRONMENT_VARIABLES if v.startswith(prefix) and v.endswith(("_API_URL", "_REGION"))]
+    return " or ".join(found)
+
+
+def _fix(name: ProviderName, client: ProviderClient, error: ProviderError) -> str:
+    """The change that fixes `error`. Provider checks explain refusals in their own terms (which key,
+    region, scope or allow-list); transport-level failures are the same for every provider."""
+    url = client.settings.base_url
+    where = _location_variables(name)
+    match error.kind:
+        case "network" | "timeout":
+            return (
+                f"Check that {url} is reachable from this machine (DNS, proxy, firewall); "
+                f"if the host is wrong, set {where}."
+            )
+        case "bad_response":
+            return (
+                f"{url} answered with something that is not the {name} API (a sign-in page, a proxy?): "
+                f"set {where} to the API host. {error.for_model()}"
+            )
+        case "rate_limited":
+            return (
+                f"{error.for_model()} If it keeps happening, other clients share this key, or lower "
+                f"{name.upper()}_REQUESTS_PER_MINUTE."
+            )
+        case "unavailable":
+            return f"{error.for_model()} Nothing to change in tasklens' configuration."
+        case _:
+            return error.for_model()
+
+
+def render(diagnoses: list[Diagnosis], *, sandbox: bool) -> str:
+    """The report for a terminal: one block per provider, a summary line last."""
+    scope = " against the built-in sandbox (no network, no real keys)" if sandbox else ""
+    lines = [f"tasklens doctor: checking {len(diagnoses)} providers{scope}", ""]
+    for d in diagnoses:
+        latency = f"{d.latency_ms} ms" if d.latency_ms is not None else ""
+        head = f"  {d.provider:<11} {d.status.upper() if d.failed else d.status:<15} {latency:>7}  {d.where}"
+        lines.append(head.rstrip())
+        indent = " " * 14
+        if d.detail:
+            lines.append(f"{indent}{d.detail}")
+        if d.fix:
+            lines.append(f"{indent}{'fix: ' if d.failed else ''}{d.fix}")
+    counts: dict[str, int] = {}
+    for d in diagnoses:
+        counts[d.status] = counts.get(d.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    lines += ["", summary + "."]
+    return "\n".join(lines) + "\n"
+
+
+async def run_doctor(config: Config, out: TextIO | None = None, sandbox: Sandbox | None = None) -> int:
+    """Print the report; 1 when a configured provider fails (or has a key without its region), else 0."""
+    runtime = None
+    if config.sandbox:
+        config, runtime = in_process_sandbox(config, sandbox)
+    diagnoses = await diagnose(config, runtime)
+    (out or sys.stdout).write(render(diagnoses, sandbox=config.sandbox))
+    return 1 if any(d.failed for d in diagnoses) else 0
