@@ -94,10 +94,8 @@ class ProgressLine:
         self.stream = stream
         self.tty = tty
         self.drawn = False
-        self.count = 0
 
     async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
-        self.count += 1
         note = clean(message or "")[:80]
         if total:
             share = max(0.0, min(1.0, progress / total))

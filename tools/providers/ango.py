@@ -133,10 +133,10 @@ class AngoClient(ProviderClient):
     async def check(self) -> CheckResult:
         """Read a task that cannot exist (24 zeros): Ango documents no list endpoint without a project id.
 
-        Ango checks the key before looking the task up, so a 404 in Ango's own error envelope
-        (`{"status": "fail", …}`) proves the key was accepted; 401 says it was not, 451 that the
-        organization's IP or country allow-list leaves this machine out. A 404 in any other shape comes
-        from something that is not the Ango API, so the base URL is wrong.
+        Ango checks the key before looking the task up (inferred; the docs do not say), so a 404 in
+        Ango's own error envelope (`{"status": "fail", …}`) proves the key was accepted; 401 says it was
+        not, 451 that the organization's IP or country allow-list leaves this machine out. A 404 in any
+        other shape comes from something that is not the Ango API, so the base URL is wrong.
         """
         request = f"GET /v2/task/{PROBE_TASK_ID}"
         try:

@@ -142,8 +142,9 @@ class SendaiClient(ProviderClient):
                     if scoped
                     else "under placeholder ids (set SENDAI_TEAM_ID and SENDAI_PROJECT_ID to also check project access)"
                 )
+                refused = control.http_status or 401
                 return CheckResult(
-                    request, f"404{said} for a task that cannot exist {where}, 401 without the key: key accepted"
+                    request, f"404{said} for a task that cannot exist {where}, {refused} without the key: key accepted"
                 )
             if control.kind != "not_found":
                 raise  # the control read itself failed (network, 5xx, 429): say so, not "wrong host"
