@@ -64,7 +64,14 @@ def sandbox_calls() -> dict[str, list[tuple[str, dict[str, str], bool]]]:
             arguments |= {"team_id": entry.team_id, "project_id": entry.project_id}
         get_task.append((f"get_task {provider} {entry.task_id}", arguments, True))
     get_task.append(("get_task unknown id (must be isError)", {"provider": "deepomatic", "task_id": "999999999"}, False))
-    return {"get_task": get_task}
+    reworked = next(e for e in CATALOG if e.provider == "ango" and "reworked" in e.scenario)
+    history = [
+        ("get_task_history ango reworked", {"provider": "ango", "task_id": reworked.task_id}, True),
+        ("get_task_history deepomatic (derived)", {"provider": "deepomatic", "task_id": "269999729"}, True),
+    ]
+    ids = json.dumps([e.task_id for e in CATALOG if e.provider == "deepomatic"][:3])
+    poll = [("poll_task deepomatic x3 wait_s=0", {"provider": "deepomatic", "task_ids": ids, "wait_s": "0"}, True)]
+    return {"get_task": get_task, "get_task_history": history, "poll_task": poll}
 
 
 class Report:

@@ -619,7 +619,7 @@ async def test_loopback_wire_faults(sb: Sandbox) -> None:
     url = "/deepomatic/v0.7/tasks/270114590/"
     async with serve_on_loopback(sb) as origin:
         assert origin.startswith("http://127.0.0.1:")
-        async with httpx.AsyncClient(base_url=origin, timeout=2.0) as c:
+        async with httpx.AsyncClient(base_url=origin, timeout=10.0) as c:
             ok = await c.get(url, headers=DEEPO)
             assert ok.status_code == 200 and ok.json()["id"] == "270114590"
             page = (await c.get("/deepomatic/v0.7/tasks/?task_ids=269999729&task_ids=269999730&limit=1",
