@@ -20,13 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import logging
 from collections.abc import Sequence
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-logger = logging.getLogger("tasklens")
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")

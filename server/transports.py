@@ -19,8 +19,6 @@ logger = logging.getLogger("tasklens")
 
 async def serve(config: Config, http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve until stdin closes (stdio) or the process is interrupted (HTTP)."""
-    import uvicorn
-
     runtime = None
     if config.sandbox:
         config, runtime = in_process_sandbox(config)
@@ -28,6 +26,8 @@ async def serve(config: Config, http: bool = False, host: str = "127.0.0.1", por
     if not http:
         await server.run_stdio_async()
         return
+    import uvicorn  # HTTP only
+
     app: ASGIApp = server.streamable_http_app(
         transport_security=transport_security(host, port, config.http_allowed_hosts), host=host
     )

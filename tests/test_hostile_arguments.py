@@ -11,7 +11,6 @@ produces, the variable segments hold one clean segment each, and the query keys 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -29,11 +28,10 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult, Tool
 from mcp_harness import text_of
+from result_checks import CONTROL, check_result
 
 from tasklens.server.sandbox import CATALOG, ManualClock, Sandbox
 
-ERROR_CAP = 600  # characters of an isError text: one sentence, plus at most a cleaned upstream quote
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 Template = tuple[tuple[str, ...], frozenset[str]]  # path segments ("{}" = variable), query keys
 
 HOSTILE_STRINGS = [
@@ -164,23 +162,6 @@ def session(request: pytest.FixtureRequest) -> Iterator[Session]:
                     variables = ids | {v for v in arguments.values() if isinstance(v, str)}
                     probe.templates.setdefault(key, set()).update(_template(r.raw_path, r.query, variables) for r in sent)
             yield probe
-
-
-def check_result(tool: str, arguments: dict[str, Any], result: CallToolResult) -> None:
-    """What any tool result must look like, whatever the arguments were."""
-    assert isinstance(result, CallToolResult)
-    text = text_of(result)
-    assert "Traceback" not in text and 'File "' not in text, text[:300]
-    if not result.is_error:
-        assert result.structured_content is not None and json.loads(text) == result.structured_content
-        return
-    assert len(text) <= ERROR_CAP, text[:300]
-    assert not CONTROL.search(text) and "\n" not in text, repr(text[:300])
-    assert text != f"Error executing tool {tool}", "the SDK's text for an unexpected exception: a crash"
-    assert "validation error" not in text and "pydantic" not in text and "input_value" not in text, text
-    for value in arguments.values():
-        if isinstance(value, str) and len(value) > 60:
-            assert value[:60] not in text, "an error must not quote a long argument back"
 
 
 def check_upstream(session: Session, tool: str, arguments: dict[str, Any], sent: list[Any]) -> None:

@@ -583,6 +583,9 @@ async def test_random_faults_and_control_plane(client: httpx.AsyncClient, sb: Sa
     codes = [(await client.get("/maxsight/v5/tasks/497f6eca-6276-4993-bfeb-53cbbbba6f08", headers=MAXSIGHT))
              .status_code for _ in range(40)]
     assert {200, 502, 504} == set(codes) and 8 < codes.count(200) < 32
+    sb.faults.set_random(rate=1, kinds=["429"], seed=1, retry_after=3)
+    limited = await client.get("/maxsight/v5/tasks/497f6eca-6276-4993-bfeb-53cbbbba6f08", headers=MAXSIGHT)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "3"
     assert (await client.get("/_sandbox/requests")).status_code == 200
     sb.faults.set_random(rate=0, kinds=["502"], seed=1)
     r = await client.post("/_sandbox/faults", json={"kind": "500", "times": 1, "provider": "sendai"})

@@ -13,7 +13,9 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from .compact import compact_json
-from .errors import ProviderError
+from .errors import ProviderError, clean_upstream_text
+
+ERROR_TEXT_LIMIT = 560  # characters; with the SDK's "Error executing tool <name>: " prefix, under 600
 
 
 def tool_result(model: BaseModel) -> CallToolResult:
@@ -25,5 +27,9 @@ def tool_result(model: BaseModel) -> CallToolResult:
 
 
 def tool_error(error: ProviderError) -> ToolError:
-    """A provider failure as the one trusted sentence the model sees."""
-    return ToolError(error.for_model())
+    """A provider failure as the one trusted sentence the model sees.
+
+    Its upstream quote is already clean; the whole sentence is cleaned and capped once more, so no hint
+    a provider module composes (with an id or a stage name in it) can add a line break or run long.
+    """
+    return ToolError(clean_upstream_text(error.for_model(), limit=ERROR_TEXT_LIMIT))

@@ -93,6 +93,7 @@ class ControlPlane:
             seed=int(body.get("seed", 0)),
             delay_s=float(body.get("delay_s", 0.5)),
             providers=body.get("providers"),
+            retry_after=body.get("retry_after"),
         )
         return Response.json(200, {"random": body})
 

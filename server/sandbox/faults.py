@@ -130,6 +130,7 @@ class FaultBook:
         self._random_rate = 0.0
         self._random_kinds: tuple[str, ...] = ()
         self._random_delay_s = 0.5
+        self._random_retry_after: float | int | str | None = None
         self._random_providers: frozenset[str] | None = None
         self._rng = random.Random(0)
 
@@ -152,9 +153,12 @@ class FaultBook:
         *,
         delay_s: float = 0.5,
         providers: Iterable[str] | None = None,
+        retry_after: float | int | str | None = None,
     ) -> None:
         """Fault each provider request with probability ``rate`` (0 disables), kind drawn from
-        ``kinds``; the seeded RNG makes a soak run reproducible for a given request order."""
+        ``kinds``; the seeded RNG makes a soak run reproducible for a given request order.
+        ``delay_s`` is the delay of ``slow`` faults, ``retry_after`` the ``Retry-After`` of ``429`` ones
+        (as in :class:`Fault`; ``None`` sends none)."""
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be within [0, 1]")
         for kind in kinds:
@@ -166,6 +170,7 @@ class FaultBook:
             self._random_rate = rate
             self._random_kinds = tuple(kinds)
             self._random_delay_s = delay_s
+            self._random_retry_after = retry_after
             self._random_providers = frozenset(providers) if providers is not None else None
             self._rng = random.Random(seed)
 
@@ -190,7 +195,11 @@ class FaultBook:
             ):
                 if self._rng.random() < self._random_rate:
                     kind = self._rng.choice(self._random_kinds)
-                    return Fault(kind=kind, delay_s=self._random_delay_s if kind == "slow" else None)
+                    return Fault(
+                        kind=kind,
+                        delay_s=self._random_delay_s if kind == "slow" else None,
+                        retry_after=self._random_retry_after if kind == "429" else None,
+                    )
         return None
 
 

@@ -322,7 +322,10 @@ class AngoClient(ProviderClient):
                 ident=project_id,
             )
         except ProviderError as error:
-            if error.kind in ("forbidden", "not_found", "bad_response", "invalid_argument"):
+            # Remember only what will not change on a retry: no access, no such project, an id we refuse,
+            # a definition over the size cap. A glitch (an HTML page, a malformed body, a 5xx, a timeout)
+            # degrades this answer only; caching it would make every task of the project `unknown`.
+            if error.kind in ("forbidden", "not_found", "invalid_argument") or error.code == TOO_LARGE:
                 self._projects[project_id] = (now + UNREADABLE_PROJECT_TTL_S, {})
             return {}
         project = data.get("project") if isinstance(data.get("project"), dict) else {}

@@ -1,0 +1,32 @@
+"""What every tool result must look like, whatever the arguments and whatever upstream did."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from mcp.types import CallToolResult
+from mcp_harness import text_of
+
+ERROR_CAP = 600  # characters of an isError text: one sentence, plus at most a cleaned upstream quote
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def check_result(tool: str, arguments: dict[str, Any], result: CallToolResult) -> None:
+    """A result is compact JSON mirrored in text and structure, or one short clean error sentence that
+    is not the SDK's text for a crash and does not quote a long argument back."""
+    assert isinstance(result, CallToolResult)
+    text = text_of(result)
+    assert "Traceback" not in text and 'File "' not in text, text[:300]
+    if not result.is_error:
+        assert result.structured_content is not None and json.loads(text) == result.structured_content
+        return
+    assert len(text) <= ERROR_CAP, text[:300]
+    assert not CONTROL.search(text) and "\n" not in text, repr(text[:300])
+    assert text != f"Error executing tool {tool}", "the SDK's text for an unexpected exception: a crash"
+    assert "<html" not in text.lower() and "<!doctype" not in text.lower(), text
+    assert "validation error" not in text and "pydantic" not in text and "input_value" not in text, text
+    for value in arguments.values():
+        if isinstance(value, str) and len(value) > 60:
+            assert value[:60] not in text, "an error must not quote a long argument back"
