@@ -32,6 +32,7 @@ from tasklens.server.sandbox.catalog import (
     SENDAI_MOVING_STEPS,
     SENDAI_MOVING_TASK,
 )
+from tasklens.tools.models import TERMINAL_STATES
 from tasklens.tools.providers import Runtime
 
 pytestmark = pytest.mark.anyio
@@ -67,7 +68,7 @@ async def test_every_completion_is_reported_none_early_none_missed() -> None:
             assert tokens(data) <= RESULT_BUDGET
             reads = [r.at for r in deepomatic_requests(sandbox) if started <= r.at <= returned]
             for row in data["tasks"]:
-                if row.get("terminal") and row["id"] not in seen_terminal:
+                if row.get("state") in TERMINAL_STATES and row["id"] not in seen_terminal:
                     seen_terminal[row["id"]] = (row["state"], max(reads))
             if not data["all_terminal"]:
                 assert data["next_poll_s"] >= 1
