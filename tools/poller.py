@@ -341,7 +341,8 @@ class Poller:
         elif pending and people == len(pending):
             note = f"{people} waiting on a person: report them; polling will not move them."
         else:
-            note = f"Wait over; {len(pending)} not finished" + (f", {people} of them waiting on a person." if people else ".")
+            lead = "Read once" if self.wait_s == 0 else "Wait over"
+            note = f"{lead}; {len(pending)} not finished" + (f", {people} of them waiting on a person." if people else ".")
         if details_cut:
             note += f" Details shown for the first {MAX_DETAILS} tasks; get_task gives the rest."
         return note
