@@ -7,8 +7,10 @@ So a poll:
 * reads every task once, then re-reads only what can still move: terminal tasks and ids the provider
   does not know are settled; tasks waiting on a person are re-read at the provider's human cadence
   (minutes), which inside one call means not at all — polling cannot make a person act;
-* waits between rounds on an adaptive interval: short at first, growing while nothing changes, back
-  to short as soon as something does, with ±20% jitter so many pollers do not synchronize;
+* waits between rounds on an adaptive interval: short at first, growing while nothing changes, with
+  ±20% jitter so many pollers do not synchronize; under `until="change"`/`"actionable"` a change
+  brings it back to short (the call is about to return), and a call made right after another one
+  carries on the backoff where that one left it (the client remembers it per task);
 * never asks sooner than the provider's shared rate limiter can admit a round, and honours any
   Retry-After seen (the HTTP policy holds the limiter; errors carry `retry_after`);
 * stops as soon as `until` holds, or when the next round could not happen before the wait is over
