@@ -1,8 +1,8 @@
 """`tasklens demo`: the product's main job, end to end, with nothing to configure.
 
 It starts `tasklens serve --sandbox` as a subprocess, connects to it with the official MCP client over
-stdio exactly as an IDE or chat agent would, lists the tools, and calls each one on sandbox tasks of
-every provider, including an error case, printing the compact results for a person to read.
+stdio exactly as an IDE or chat agent would, lists the tools, and calls them on sandbox tasks of every
+provider, including an error case and one batched poll, printing the compact results for a person to read.
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
         ("get_task_history", {"provider": "deepomatic", "task_id": derived.task_id}, "no history API: derived", False)
     )
     calls.append(("get_task", {"provider": "deepomatic", "task_id": "999999999"}, "an id that does not exist", True))
+    deepomatic = [entry.task_id for entry in per_provider.get("deepomatic", [])]
+    calls.append((
+        "poll_task",
+        {"provider": "deepomatic", "task_ids": [*deepomatic, "999999999"], "wait_s": 0},
+        "every Deepomatic sandbox task and an unknown id, in one batched read",
+        False,
+    ))
     return calls
 
 

@@ -32,6 +32,7 @@ from tasklens.server.sandbox.catalog import (
     SENDAI_MOVING_STEPS,
     SENDAI_MOVING_TASK,
 )
+from tasklens.tools.models import TERMINAL_STATES
 from tasklens.tools.providers import Runtime
 
 pytestmark = pytest.mark.anyio
@@ -67,7 +68,7 @@ async def test_every_completion_is_reported_none_early_none_missed() -> None:
             assert tokens(data) <= RESULT_BUDGET
             reads = [r.at for r in deepomatic_requests(sandbox) if started <= r.at <= returned]
             for row in data["tasks"]:
-                if row.get("terminal") and row["id"] not in seen_terminal:
+                if row.get("state") in TERMINAL_STATES and row["id"] not in seen_terminal:
                     seen_terminal[row["id"]] = (row["state"], max(reads))
             if not data["all_terminal"]:
                 assert data["next_poll_s"] >= 1
@@ -273,3 +274,14 @@ async def test_cancelling_a_poll_leaves_no_loop_and_no_open_request(mode: str, m
             if moment == "requesting":
                 abandoned = sandbox.requests[-1]
                 assert abandoned.fault == "slow" and abandoned.status == 0  # the client hung up on it
+
+
+async def test_a_100_task_ango_result_fits_the_budget_too() -> None:
+    """Ango ids are 24 hex characters (~14 tokens each, against ~4 for Deepomatic's), the costliest rows."""
+    sandbox = Sandbox(clock=ManualClock())
+    vt = VirtualTime(sandbox.clock)  # type: ignore[arg-type]
+    ids = seeded_ango_ids(sandbox, 100, exclude=[])
+    async with vt.running(), Client(virtual_server(sandbox, vt)) as client:
+        data = (await call(client, provider="ango", task_ids=ids, wait_s=0, project_id=ANGO_PROJECT)).structured_content
+    assert len(data["tasks"]) == 100 and sum(data["counts"].values()) == 100
+    assert tokens(data) <= RESULT_BUDGET, tokens(data)

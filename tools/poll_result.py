@@ -1,9 +1,12 @@
 """What `poll_task` returns: one lean row per task and a few batch figures that say what to do next.
 
-A poll covers up to 100 tasks, so every byte of a row is paid a hundred times. A row carries the
-task's id and normalized state, `terminal` and `changed` only when true, `raw_status` only when the
-state is `unknown` (then it is the one clue there is), and a detail only where something happened:
-the task changed, failed, or could not be read. Everything else about a task is one `get_task` away.
+A poll covers up to 100 tasks, so every token of a row is paid a hundred times. A row carries the
+task's id and normalized state, `changed` only when true, `raw_status` only when the state is
+`unknown` (then it is the one clue there is), and a detail only where something happened: the task
+changed, failed, or could not be read. A row has no `terminal` flag: the state says it (succeeded,
+failed and cancelled are the terminal states, and nothing else is), and the flag would cost five
+tokens a row — a fifth of a finished task's row — to repeat it; `all_terminal` covers the batch.
+Everything else about a task is one `get_task` away.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ class PollRow(Compact):
     # One task: its state now, and the detail only where something happened.
     id: str
     state: State | None = None
-    terminal: bool | None = None
     changed: bool | None = None
     raw_status: str | None = None
     detail: str | None = None
@@ -30,8 +32,8 @@ class PollRow(Compact):
 
 
 _ROWS = (
-    "one per id: id, state, terminal, changed (since this call began; flags only when true), "
-    "raw_status (unknown state), detail (changed or failed), error (unreadable)"
+    "one per id: id, state (terminal: succeeded, failed, cancelled), changed (true: since this call "
+    "began), raw_status (unknown state), detail (changed or failed), error (unreadable)"
 )
 
 

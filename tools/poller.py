@@ -7,8 +7,10 @@ So a poll:
 * reads every task once, then re-reads only what can still move: terminal tasks and ids the provider
   does not know are settled; tasks waiting on a person are re-read at the provider's human cadence
   (minutes), which inside one call means not at all — polling cannot make a person act;
-* waits between rounds on an adaptive interval: short at first, growing while nothing changes, back
-  to short as soon as something does, with ±20% jitter so many pollers do not synchronize;
+* waits between rounds on an adaptive interval: short at first, growing while nothing changes, with
+  ±20% jitter so many pollers do not synchronize; under `until="change"`/`"actionable"` a change
+  brings it back to short (the call is about to return), and a call made right after another one
+  carries on the backoff where that one left it (the client remembers it per task);
 * never asks sooner than the provider's shared rate limiter can admit a round, and honours any
   Retry-After seen (the HTTP policy holds the limiter; errors carry `retry_after`);
 * stops as soon as `until` holds, or when the next round could not happen before the wait is over
@@ -48,6 +50,7 @@ GRACE_S = 5.0  # a round started within the wait may finish this much after it (
 PROGRESS_EVERY_S = 4.0  # heartbeat period: under the 5 s an agent's client may need to stay patient
 JITTER = 0.2
 BATCH_WINDOW_S = 1.0  # tasks due this soon after the first due one join its round
+PACE_MEMORY = 10_000  # tasks whose poll cadence a client remembers between calls
 MAX_DETAILS = 25  # rows with a detail; past that the note says get_task has the rest
 DETAIL_LIMIT = 120
 ERROR_LIMIT = 160
@@ -113,6 +116,7 @@ class Poller:
         self.progress = progress
         self._last_progress = -1.0
         self.start = self.end = self.hard_stop = 0.0
+        self.interval = self.cadence.first_s
 
     async def run(self) -> PollResult:
         """Poll until `until` holds or the wait is over; the result says where every task stands."""
@@ -136,20 +140,46 @@ class Poller:
     # ---- the loop ---------------------------------------------------------------------------------
 
     async def _poll(self) -> PollResult:
-        interval = self.cadence.first_s
+        self.interval = self._remembered_interval()
         await self._round(self.tasks)
         while True:
             reason = self._stop_reason()
             if reason is not None:
                 return self._result(reason)
-            when, due = self._next_round(interval)
+            when, due = self._next_round(self.interval)
             if when > self.end:
                 return self._result(None)  # returning now beats sleeping to the end of the wait
             if when + self._limiter_wait(len(due)) > self.hard_stop:
                 return self._result("limited")  # the rate limit would not let the round finish in time
             await self._sleep_until(when)
             changed = await self._round(due)
-            interval = self.cadence.first_s if changed else min(self.cadence.max_s, interval * self.cadence.growth)
+            # A change ends a `change` or `actionable` call soon, so the next read should come quickly;
+            # under `terminal` the caller learns nothing until the last task is done, so keep backing off.
+            if changed and self.until != "terminal":
+                self.interval = self.cadence.first_s
+            else:
+                self.interval = min(self.cadence.max_s, self.interval * self.cadence.growth)
+
+    def _remembered_interval(self) -> float:
+        """Where the backoff stood when these tasks were last polled, if that was a moment ago.
+
+        An agent calls again right after a poll returns; starting the cadence over would re-read at the
+        fast start for nothing. So the client keeps, per task, the last read and the interval reached."""
+        now = self.http.clock()
+        memory = self.client.poll_pace
+        reached = [memory.get(task.id) for task in self.tasks]
+        if all(entry is not None and now - entry[0] <= 2 * entry[1] for entry in reached):
+            return min(entry[1] for entry in reached if entry is not None)
+        return self.cadence.first_s
+
+    def _remember(self) -> None:
+        memory = self.client.poll_pace
+        for task in self.tasks:
+            memory.pop(task.id, None)  # re-inserted last: the dict's order is the eviction order
+            if not task.settled and not task.human and task.error is None:
+                memory[task.id] = (task.read_at, self.interval)
+        while len(memory) > PACE_MEMORY:
+            memory.pop(next(iter(memory)))
 
     async def _round(self, due: Sequence[Tracked]) -> bool:
         """Read `due` once (one batch or bounded-concurrency reads); True if any of them changed."""
@@ -252,6 +282,7 @@ class Poller:
             counts["error"] = unread
         pending = [task for task in self.tasks if not task.settled]
         next_poll = self._next_poll_s(pending, now) if pending else None
+        self._remember()
         return PollResult(
             provider=self.client.name,
             sandbox=True if self.client.settings.sandbox else None,
@@ -265,7 +296,7 @@ class Poller:
 
     def _next_poll_s(self, pending: list[Tracked], now: float) -> int:
         """Seconds until a new call's first round is worth making and fits under the rate limit."""
-        step = self.cadence.first_s
+        step = self.interval
         soonest = min(max(task.read_at + (self.cadence.human_s if task.human else step), task.retry_at)
                       for task in pending)
         wait = max(soonest - now, self._limiter_wait(len(pending)))
@@ -291,7 +322,6 @@ class Poller:
             rows.append(PollRow(
                 id=task.id,
                 state=view.state,
-                terminal=True if view.terminal else None,
                 changed=True if task.changed else None,
                 raw_status=view.raw_status if view.state == "unknown" else None,
                 detail=detail,
@@ -313,7 +343,8 @@ class Poller:
         elif pending and people == len(pending):
             note = f"{people} waiting on a person: report them; polling will not move them."
         else:
-            note = f"Wait over; {len(pending)} not finished" + (f", {people} of them waiting on a person." if people else ".")
+            lead = "Read once" if self.wait_s == 0 else "Wait over"
+            note = f"{lead}; {len(pending)} not finished" + (f", {people} of them waiting on a person." if people else ".")
         if details_cut:
             note += f" Details shown for the first {MAX_DETAILS} tasks; get_task gives the rest."
         return note
@@ -334,8 +365,8 @@ class Poller:
 
 def _row_error(error: ProviderError) -> str:
     """One short, trusted sentence for a task that could not be read."""
-    if error.kind == "rate_limited" and error.retry_after:
-        return f"rate limited; retry in {math.ceil(error.retry_after)} s"
+    if error.kind == "rate_limited":  # next_poll_s says when; no need to repeat it on every row
+        return "not read: rate limited"
     return clean_upstream_text(error.hint or error.for_model(), limit=ERROR_LIMIT)
 
 

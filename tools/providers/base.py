@@ -94,6 +94,9 @@ class ProviderClient(ABC):
         if not settings.configured:
             raise ValueError(f"{settings.name} is not configured: {settings.missing}")
         assert settings.api_key is not None and settings.base_url is not None
+        # poll_task's cadence per task (last read, interval reached), so a poll called again right
+        # after one returned carries on where the backoff stood instead of starting fast again.
+        self.poll_pace: dict[str, tuple[float, float]] = {}
         limiter = (
             SlidingWindowLimiter(settings.requests_per_minute, 60.0, clock=runtime.clock, sleep=runtime.sleep)
             if settings.requests_per_minute
