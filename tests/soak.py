@@ -99,6 +99,7 @@ class SoakReport:
     error_kinds: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)  # real seconds per call
     policy_latencies: list[float] = field(default_factory=list)  # the policy's clock, waits included
+    # (sequential tools only: WarpTime adds up waits that overlap, so concurrent reads would overstate)
     violations: list[str] = field(default_factory=list)
     before: Resources | None = None
     after: Resources | None = None
@@ -179,8 +180,46 @@ def _error_kind(text: str) -> str:
 
 
 def _explicitly_unknown(content: Any) -> bool:
-    """A result that says it does not know the state, and why: a documented degraded answer."""
-    return isinstance(content, dict) and content.get("state") == "unknown" and bool(content.get("detail"))
+    """A result that says what it could not find out, and why: a documented degraded answer (a task
+    state `unknown` with its reason, or a history whose note names the side read that failed)."""
+    if not isinstance(content, dict):
+        return False
+    if content.get("state") == "unknown" and bool(content.get("detail")):
+        return True
+    return "could not be r" in str(content.get("note", ""))
+
+
+CONCURRENT_READS = frozenset({"poll_task"})
+TIMING_FIELDS = ("waited_s", "next_poll_s", "note")  # a poll's clock-dependent figures, not its answer
+
+
+def _comparable(tool: str, content: Any) -> Any:
+    """The part of a result that must equal the fault-free reference: for a poll (whose heartbeat, a
+    concurrent sleeper, spins WarpTime's clock) everything but its timing figures."""
+    if tool in CONCURRENT_READS and isinstance(content, dict):
+        return {k: v for k, v in content.items() if k not in TIMING_FIELDS}
+    return content
+
+
+def _first_difference(content: Any, reference: Any) -> str:
+    if isinstance(content, dict) and isinstance(reference, dict):
+        for key in sorted(set(content) | set(reference)):
+            if content.get(key) != reference.get(key):
+                return f"{key}: {str(content.get(key))[:200]} != {str(reference.get(key))[:200]}"
+    return "different"
+
+
+def _rows_correct_or_failed(content: Any, reference: Any) -> bool:
+    """A batch answer (poll_task) where every row is either the fault-free row or says it could not be
+    read: per-task failures are reported per task, by design, and the call succeeds with the rest."""
+    if not isinstance(content, dict) or not isinstance(reference, dict) or "tasks" not in content:
+        return False
+    rows, expected_rows = content["tasks"], reference.get("tasks", [])
+    if [row.get("id") for row in rows] != [row.get("id") for row in expected_rows]:
+        return False
+    pairs = list(zip(rows, expected_rows, strict=True))
+    ok = [row == want or (set(row) == {"id", "error"} and row["error"]) for row, want in pairs]
+    return all(ok) and any(row != want for row, want in pairs)
 
 
 def _policy_violations(tool: str, sent: list[Any], retries: list[str]) -> list[str]:
@@ -264,7 +303,8 @@ async def run_soak(calls: int, rate: float = 0.2, seed: int = 1, mode: str = "le
                 with anyio.move_on_after(HANG_S) as scope:
                     result = await client.call_tool(tool, arguments)
                 report.latencies.append(time.monotonic() - began)
-                report.policy_latencies.append(warp.clock() - began_policy)
+                if tool not in CONCURRENT_READS:
+                    report.policy_latencies.append(warp.clock() - began_policy)
                 if scope.cancelled_caught:
                     report.violations.append(f"call {index} hung: {tool} {arguments}")
                     continue
@@ -280,14 +320,22 @@ async def run_soak(calls: int, rate: float = 0.2, seed: int = 1, mode: str = "le
                 if result.is_error:
                     report.errors += 1
                     report.error_kinds[_error_kind(text_of(result))] += 1
-                elif result.structured_content == expected[(tool, repr(arguments))]:
+                elif _comparable(tool, result.structured_content) == _comparable(tool, expected[(tool, repr(arguments))]):
                     report.correct += 1
                 elif _explicitly_unknown(result.structured_content) and any(r.fault for r in sent):
                     report.degraded += 1  # e.g. an Ango task whose project definition read was faulted
+                elif _rows_correct_or_failed(result.structured_content, expected[(tool, repr(arguments))]) and any(
+                    r.fault for r in sent
+                ):
+                    report.degraded += 1  # a poll whose faulted reads are per-task errors, the rest right
                 else:
-                    report.violations.append(f"call {index} {tool} {arguments}: a wrong answer, not an error")
-                if report.policy_latencies[-1] > RETRY.deadline_s + 1.0:
-                    report.violations.append(f"call {index}: {report.policy_latencies[-1]:.1f} s past its deadline")
+                    diff = _first_difference(result.structured_content, expected[(tool, repr(arguments))])
+                    report.violations.append(f"call {index} {tool} {arguments}: a wrong answer, not an error: {diff}")
+                # WarpTime adds up waits that overlap in real time, so for a tool that reads tasks side
+                # by side (poll_task) the policy clock overstates; its real latency is checked instead.
+                elapsed = report.latencies[-1] if tool in CONCURRENT_READS else warp.clock() - began_policy
+                if elapsed > RETRY.deadline_s + 1.0:
+                    report.violations.append(f"call {index}: {elapsed:.1f} s, past its deadline")
                 report.violations += [f"call {index} {tool}: {p}" for p in _policy_violations(tool, sent, retry_log.lines)]
                 report.retries += len(retry_log.lines)
                 if index % 50 == 0:

@@ -239,6 +239,9 @@ class AngoClient(ProviderClient):
                 records = [focus]  # an entry the list does not show: no neighbour to compare with
         project = project_id or next((r.project for r in records if r.project), None)
         stages = await self.stage_names({r.stage for r in records if r.stage}, project, deadline)
+        gaps = []  # what a faulted side read left out: said, never silently dropped
+        if any(stage_type is None for _, stage_type in stages.values()):
+            gaps.append("Some stage names could not be resolved (project definition unreadable); they show as ids.")
         shown = [focus.id] if focus else [r.id for r in records if r.id] if detailed else []
         entries, summary = timeline(records, stages, detailed=detailed, with_answer=shown)
         if task_id:
@@ -247,6 +250,7 @@ class AngoClient(ProviderClient):
                 summary.state, summary.current_stage = view.state, view.stage
             except ProviderError as error:
                 logger.info("ango history of %s: the task itself could not be read (%s)", task_id, error.kind)
+                gaps.append(f"The task itself could not be read ({error.kind}), so its current state is missing.")
         if focus:
             page, next_cursor, note = [e for e in entries if e.history_id == focus.id], None, None
         else:
@@ -258,7 +262,7 @@ class AngoClient(ProviderClient):
             task_id=task_id or "?",
             summary=summary,
             entries=page,
-            note=note,
+            note=" ".join(filter(None, [*gaps, note])) or None,
             truncated=True if next_cursor else None,
             next_cursor=next_cursor,
         )
