@@ -13,7 +13,10 @@ from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
 
 from tasklens.tools.app_state import AppState
+from tasklens.tools.export.download import DownloadPolicy
+from tasklens.tools.export.pipeline import ExportSettings
 from tasklens.tools.get_task import get_task
+from tasklens.tools.summarize_export import summarize_export
 from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
 
@@ -28,7 +31,8 @@ READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotent
 INSTRUCTIONS = (
     "Read-only status of tasks on Ango Hub, Deepomatic, Send.ai and Moody's Maxsight. "
     "get_task gives one task's normalized state; waiting_on_human means a person must act, so report it "
-    "instead of polling. Errors say what to do next."
+    "instead of polling. summarize_export reads a whole Ango export into a compact summary. "
+    "Errors say what to do next."
 )
 SANDBOX_SENDAI_DEFAULTS = {"team_id": "team_123456", "project_id": "proj_123456"}
 
@@ -82,10 +86,27 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
             ", ".join(registry.configured) or "none",
         )
         try:
-            yield AppState(registry=registry)
+            yield AppState(registry=registry, exports=export_settings(config, runtime))
         finally:
             await registry.aclose()
 
     server = TasklensServer("tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     server.add_tool(get_task, title="Get task", description=tool_description(get_task), annotations=READ_ONLY)
+    server.add_tool(
+        summarize_export,
+        title="Summarize export",
+        description=tool_description(summarize_export),
+        annotations=READ_ONLY,
+    )
     return server
+
+
+def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSettings:
+    """What summarize_export may read. In sandbox mode the sandbox's own export links (http on this
+    machine, or the in-process sandbox's transport) are allowed; nowhere else."""
+    transport = runtime("ango").transport if (runtime is not None and config.sandbox) else None
+    return ExportSettings(
+        roots=config.export_roots,
+        sandbox=config.sandbox,
+        download=DownloadPolicy(sandbox=config.sandbox, sandbox_transport=transport),
+    )

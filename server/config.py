@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from tasklens.tools.models import PROVIDERS, ProviderName
@@ -46,6 +46,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "MAXSIGHT_REQUESTS_PER_MINUTE": "client-side rate limit for Maxsight (default 120)",
     "TASKLENS_SANDBOX": "1 to serve the built-in simulated providers instead (no keys needed)",
     "TASKLENS_LOG_LEVEL": "stderr log level (default INFO)",
+    "TASKLENS_EXPORT_ROOTS": "folders summarize_export may read files from, separated by os.pathsep (default: the working directory)",
 }
 
 
@@ -53,11 +54,16 @@ class ConfigError(ValueError):
     """A variable is set to a value tasklens cannot use; the message names it and the accepted values."""
 
 
+def _cwd_roots() -> tuple[str, ...]:
+    return (os.getcwd(),)
+
+
 @dataclass(frozen=True)
 class Config:
     providers: dict[ProviderName, ProviderSettings]
     sandbox: bool = False
     log_level: str = "INFO"
+    export_roots: tuple[str, ...] = field(default_factory=_cwd_roots)
 
 
 def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = None) -> Config:
@@ -68,10 +74,25 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         raise ConfigError(f"TASKLENS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {log_level!r})")
     if sandbox is None:
         sandbox = env.get("TASKLENS_SANDBOX", "").strip().lower() in TRUE_VALUES
+    roots = _export_roots(env.get("TASKLENS_EXPORT_ROOTS", ""))
     if sandbox:
-        return Config(providers={}, sandbox=True, log_level=log_level)
+        return Config(providers={}, sandbox=True, log_level=log_level, export_roots=roots)
     providers = {name: _provider(name, env) for name in PROVIDERS}
-    return Config(providers=providers, sandbox=False, log_level=log_level)
+    return Config(providers=providers, sandbox=False, log_level=log_level, export_roots=roots)
+
+
+def _export_roots(raw: str) -> tuple[str, ...]:
+    """The folders summarize_export may read (absolute, symlinks resolved); the working directory by default."""
+    parts = [part.strip() for part in raw.split(os.pathsep) if part.strip()]
+    if not parts:
+        return _cwd_roots()
+    roots = []
+    for part in parts:
+        path = os.path.realpath(os.path.expanduser(part))
+        if not os.path.isdir(path):
+            raise ConfigError(f"TASKLENS_EXPORT_ROOTS lists {part!r}, which is not a directory")
+        roots.append(path)
+    return tuple(roots)
 
 
 def _provider(name: ProviderName, env: Mapping[str, str]) -> ProviderSettings:

@@ -49,7 +49,7 @@ def simplify_schema_property(prop: dict[str, Any]) -> None:
             del prop["anyOf"]
             prop.pop("default")
             prop.update(non_null[0])
-    if prop.get("default") in ([], {}):
+    if prop.get("default") in ([], {}) or (prop.get("default", "missing") is None and "anyOf" not in prop):
         prop.pop("default")
 
 

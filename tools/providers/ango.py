@@ -10,9 +10,11 @@ limit is 100 requests/minute, enforced by the shared limiter.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Annotated, Any, ClassVar
 
+import anyio
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
@@ -22,6 +24,7 @@ from ..timestamps import iso_time
 from .base import Flag, Items, Number, Object, ProviderClient, Text, as_text, first_text
 
 PROJECT_TTL_S = 600.0
+EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open (providers.md §1.12)
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
 CONCISE_CLASSES = 8
 
@@ -89,6 +92,7 @@ class AngoClient(ProviderClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._projects: dict[str, tuple[float, dict[str, AngoStage]]] = {}
+        self._export_locks: dict[str, anyio.Lock] = {}
 
     @staticmethod
     def auth_headers(api_key: str) -> dict[str, str]:
@@ -102,11 +106,12 @@ class AngoClient(ProviderClient):
         return None, None
 
     async def get_json(
-        self, path: str, *, deadline: float, params: Any = None, what: str, ident: str
+        self, path: str, *, deadline: float, params: Any = None, what: str, ident: str,
+        read_timeout_s: float | None = None,
     ) -> dict[str, Any]:
         """GET an Ango endpoint and unwrap `data`, explaining failures in Ango's terms."""
         try:
-            body = await self.http.get_json(path, params=params, deadline=deadline)
+            body = await self.http.get_json(path, params=params, deadline=deadline, read_timeout_s=read_timeout_s)
         except ProviderError as error:
             raise self._explain(error, what, ident) from None
         if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(body.get("data"), dict):
@@ -191,6 +196,45 @@ class AngoClient(ProviderClient):
             stages[stage.id] = stage
         self._projects[project_id] = (now + PROJECT_TTL_S, stages)
         return stages
+
+    def export_lock(self, project_id: str) -> anyio.Lock:
+        """The lock that serializes exports of one project: Ango keeps one export file per project, so
+        a second export requested while the first is still being downloaded could overwrite it."""
+        lock = self._export_locks.get(project_id)
+        if lock is None:
+            lock = self._export_locks[project_id] = anyio.Lock()
+        return lock
+
+    async def request_export(self, project_id: str) -> str:
+        """Ask Ango for an export of every stage of a project; the signed URL of its ZIP (`data.exportPath`).
+
+        NDJSON (one asset per line) is the fastest format to read; history and metadata are included
+        because the summary's workflow and people figures come from them. Stages are listed from the
+        project definition, since the API exports only `Complete` by default; if the project cannot
+        be read, that default applies.
+        """
+        segment = self.segment(project_id, "project_id")
+        deadline = self.http.clock() + EXPORT_TIMEOUT_S
+        stages = await self.project_stages(project_id, self.http.deadline())
+        params = {
+            "project": segment,
+            "format": "ndjson",
+            "type": "task",
+            "includeHistory": "true",
+            "includeMetadata": "true",
+            "sendEmail": "false",
+            "doNotNotify": "true",
+        }
+        if stages:
+            params["stage"] = json.dumps(list(stages), separators=(",", ":"))
+        data = await self.get_json(
+            "/v2/export", params=params, deadline=deadline, what="project", ident=project_id,
+            read_timeout_s=EXPORT_TIMEOUT_S,
+        )
+        path = data.get("exportPath")
+        if not isinstance(path, str) or not path.strip():
+            raise self.fail("bad_response", f"Ango's export answer for project {project_id} has no exportPath link.")
+        return path.strip()
 
     def _explain(self, error: ProviderError, what: str, ident: str) -> ProviderError:
         if error.kind == "not_found":
