@@ -13,7 +13,6 @@ Everything is drawn from a seeded `random.Random`, so a seed always gives the sa
 
 from __future__ import annotations
 
-import copy
 import gzip
 import io
 import json
@@ -150,10 +149,10 @@ class ExportGenerator:
     @staticmethod
     def snapshot(tools: list[dict[str, Any]], questions: list[dict[str, Any]],
                  relations: list[dict[str, Any]]) -> dict[str, Any]:
-        """A stageHistory copy of the labels: per-object metadata dropped, as in the docs sample."""
+        """A stageHistory copy of the labels: per-object metadata dropped, as in the docs sample. Nested
+        values are shared, not copied: the export is only ever serialized."""
         stripped = [{k: v for k, v in tool.items() if k != "metadata"} for tool in tools]
-        return {"tools": copy.deepcopy(stripped), "classifications": copy.deepcopy(questions),
-                "relations": copy.deepcopy(relations)}
+        return {"tools": stripped, "classifications": list(questions), "relations": list(relations)}
 
     def history(self, tools: list[dict[str, Any]], questions: list[dict[str, Any]],
                 relations: list[dict[str, Any]], end_stage: str) -> list[dict[str, Any]]:

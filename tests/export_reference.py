@@ -125,7 +125,7 @@ def summarize(assets: list[Any], stage: str | None = None, batch: str | None = N
             or f"record {record_number}"
         for item in asset.get("batches") or []:
             if item is None:
-                out["batches"]["(null)"] += 1
+                out["batches"]["(unnamed)"] += 1
             elif name_of(item):
                 out["batches"][name_of(item)] += 1
         if asset.get("metadata") is not None:

@@ -39,7 +39,7 @@ def test_the_generated_export_exercises_every_gotcha() -> None:
     labels, anomalies, workflow = got["labels"], got["anomalies"], got["workflow"]
     assert got["generation"].startswith("mixed")
     assert labels["instances"] > labels["objects"]  # per-frame entries share objectIds
-    assert "(null)" in got["batches"]
+    assert "(unnamed)" in got["batches"]
     assert {"history", "metadata", "consensus", "relations", "legacy_review"} <= set(got["sections"])
     assert anomalies["negative_boxes"] and anomalies["short_polygons"]
     assert anomalies["rejected_unchanged"]["count"] and anomalies["empty_complete"]["count"]

@@ -240,7 +240,7 @@ class Accumulator:
         batches = asset.batches
         if isinstance(batches, list):
             for batch in batches:
-                label = "(null)" if batch is None else text(batch)
+                label = "(unnamed)" if batch is None else text(batch)
                 if label is not None:
                     key = _key(self.batches, label)
                     self.batches[key] = self.batches.get(key, 0) + 1

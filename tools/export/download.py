@@ -89,9 +89,9 @@ def non_public_reason(address: IPAddress) -> str | None:
     checks = (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
-        ("private", address.is_private),
         ("multicast", address.is_multicast),
         ("reserved", address.is_reserved or address.is_unspecified),
+        ("private", address.is_private),
         ("carrier-grade NAT", isinstance(address, ipaddress.IPv4Address) and address in _CGNAT),
         ("non-public", not address.is_global),
     )

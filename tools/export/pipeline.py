@@ -125,9 +125,10 @@ def _message(reader: ExportReader, total: int | None) -> str:
     return f"read {read}{of}, {reader.accumulator.assets} assets so far"
 
 
-async def file_chunks(file: object, size: int = CHUNK) -> AsyncIterator[bytes]:
+async def file_chunks(file: object, size: int | None = None) -> AsyncIterator[bytes]:
     """A local file's bytes in chunks (reads from the page cache take well under a millisecond)."""
     read = file.read  # type: ignore[attr-defined]
+    size = size or CHUNK
     while True:
         data = read(size)
         if not data:
