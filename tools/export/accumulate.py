@@ -19,6 +19,9 @@ Definitions (the tests recompute every one of them independently from `json.load
   the next Label-like visit of the same stage resubmitted byte-identical tools and classifications.
 * slow asset: total duration (`task.totalDuration`; legacy `labelDuration(ms)`, else the sum of its
   tasks' durations) above 3 × the median.
+* a null batch name counts as "(unnamed)". Tables past their bound (`MAX_KEYS` classes, people, stages,
+  batches; `MAX_QUESTIONS`; `MAX_VALUES` answers per question) fold their rarest keys into "(other)",
+  so memory stays bounded whatever the export holds.
 """
 
 from __future__ import annotations
@@ -31,14 +34,29 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+import msgspec
+
 from ..timestamps import parse_time
-from .records import GEOMETRY_KINDS, AnyQuestion, Asset, HistoryEntry, LegacyTask, Relation, Task, Tool, children, raw_present
+from .records import (
+    GEOMETRY_KINDS,
+    QUESTION,
+    AnyQuestion,
+    Asset,
+    HistoryEntry,
+    LegacyTask,
+    Relation,
+    Task,
+    Tool,
+    children,
+    raw_present,
+)
 from .sketch import Sketch
 
 MAX_KEYS = 2000  # distinct classes, questions, people, stages or batches tracked; the rest is "(other)"
 MAX_QUESTIONS = 1000  # distinct question paths tracked
 MAX_VALUES = 100  # distinct answers tracked per question (the least frequent fold into "(other)")
 OPTIONS_FOLD_AT = 5000  # (question, answer) pairs held before the first fold check
+QUESTION_CACHE = 20_000  # distinct raw questions whose decoded answers are kept between batches
 MAX_EXAMPLES = 50  # example names kept per anomaly (the summary shows top_k of them)
 PERSON_EXACT = 256  # per-person durations kept exactly before the sketch switches to buckets
 OTHER = "(other)"
@@ -112,6 +130,9 @@ def _key(table: dict[str, Any], key: str) -> str:
     return key if key in table or len(table) < MAX_KEYS else OTHER
 
 
+_Events = tuple[list[str], list[tuple[str, str]], list[tuple[str, int]]]
+
+
 class StageStat:
     __slots__ = ("visits", "total_ms", "sketch")
 
@@ -180,8 +201,13 @@ class Accumulator:
         self.answers: Counter[tuple[str, str]] = Counter()
         self.text_chars: dict[str, int] = {}
         self._paths: dict[tuple[str | None, str], str] = {}  # (parent path, title) -> path
-        self._answered: list[str] = []  # this batch's, counted at the end of `add_all`
-        self._options: list[tuple[str, str]] = []
+        # this batch's keys, counted in C at the end of `add_all` (one Counter.update per table per batch)
+        self._instance_keys: list[str] = []
+        self._object_keys: list[str] = []
+        self._asset_keys: list[str] = []
+        self._kind_keys: list[str] = []
+        self._raw_questions: list[tuple[str | None, bytes]] = []  # (parent path, raw question JSON)
+        self._question_events: dict[tuple[str | None, bytes], _Events] = {}  # bounded cache
         self._options_bound = OPTIONS_FOLD_AT
         # workflow and people
         self.visits: dict[str, StageStat] = {}
@@ -210,10 +236,13 @@ class Accumulator:
 
     def flush(self) -> None:
         """Count the batch's answers, and fold the rarest keys of any table over its bound."""
-        self.answered.update(self._answered)
-        self.answers.update(self._options)
-        self._answered.clear()
-        self._options.clear()
+        if self._raw_questions:
+            self._count_questions()
+        for table, pending in ((self.class_instances, self._instance_keys), (self.class_objects, self._object_keys),
+                               (self.class_assets, self._asset_keys), (self.kinds, self._kind_keys)):
+            if pending:
+                table.update(pending)
+                pending.clear()
         # Tables are folded back to their bound only when they pass 1.5x of it, so a fold runs rarely.
         if len(self.class_instances) > MAX_KEYS * 3 // 2:
             _fold(self.class_instances, (self.class_objects, self.class_assets), MAX_KEYS)
@@ -524,22 +553,18 @@ class Accumulator:
                 ids = [i if type(i) in _ID_TYPES else (None, n) for n, i in enumerate(ids)]
             pairs = set(zip(keys, ids, strict=True))
             objects = len(pairs)
-            self.class_instances.update(keys)
-            self.class_objects.update(map(_FIRST, pairs))
-            self.class_assets.update(set(keys))
+            self._instance_keys.extend(keys)
+            self._object_keys.extend(map(_FIRST, pairs))
+            self._asset_keys.extend(set(keys))
             kinds = [_kind(tool) for tool in tools]
-            self.kinds.update(kinds)
+            self._kind_keys.extend(kinds)
             if "bounding-box" in kinds or "polygon" in kinds:
                 self._shapes(tools, kinds)
-            nested = [(key, question) for key, tool in zip(keys, tools, strict=True) if tool.classifications
-                      for question in tool.classifications]
-        else:
-            nested = []
+            self._raw_questions.extend((key, bytes(raw)) for key, tool in zip(keys, tools, strict=True)
+                                       if tool.classifications for raw in tool.classifications)
         answered = len(questions) if isinstance(questions, list) else 0
         if answered:
-            nested.extend((None, question) for question in questions)
-        if nested:
-            self._questions(nested)
+            self._raw_questions.extend((None, bytes(raw)) for raw in questions)
         linked = 0
         for relation in relations:
             linked += 1
@@ -567,39 +592,72 @@ class Accumulator:
             elif kind == "polygon" and not _THREE_POINTS.match(tool.polygon):
                 self.short_polygons += 1
 
-    def _questions(self, stack: list[tuple[str | None, AnyQuestion]]) -> None:
-        """Queue every answer of these (parent path, question) pairs and their nested questions for
-        counting by path. Iterative, one call per asset: a call per tool cost more than the counting."""
-        paths = self._paths
-        answered = self._answered
-        options = self._options
+    def _count_questions(self) -> None:
+        """Count the batch's raw questions: each distinct (parent, raw question) is decoded and walked
+        once (cached across batches), then its answers are counted as many times as it occurred."""
+        cache = self._question_events
+        for key, times in Counter(self._raw_questions).items():
+            events = cache.get(key)
+            if events is None:
+                events = self._walk(*key)
+                if len(cache) >= QUESTION_CACHE:
+                    cache.clear()
+                cache[key] = events
+            answered, options, texts = events
+            for path in answered:
+                self.answered[path] += times
+            for pair in options:
+                self.answers[pair] += times
+            for path, chars in texts:
+                self.text_chars[path] = self.text_chars.get(path, 0) + chars * times
+        self._raw_questions.clear()
+
+    def _walk(self, prefix: str | None, raw: bytes) -> _Events:
+        """The answers one question (and its nested ones) contributes: answered paths, (path, option)
+        pairs, (path, characters) of text answers."""
+        events: _Events = ([], [], [])
+        try:
+            question = QUESTION.decode(raw)
+        except msgspec.DecodeError:  # includes ValidationError: a question that is not an object
+            return events
+        stack: list[tuple[str | None, AnyQuestion]] = [(prefix, question)]
         while stack:
-            prefix, question = stack.pop()
+            parent, question = stack.pop()
             title = question.title
             if type(title) is not str or not title:
-                title = text(title) or text(question.schemaId) or "(untitled)"
-            path = paths.get((prefix, title))
-            if path is None:
-                path = paths[(prefix, title)] = f"{prefix} > {title}" if prefix else title
+                title = _question_key(question)
+            path = self._paths.get((parent, title)) or self._path((parent, title))
             answer = question.answer
             if answer is not None and answer != "" and answer != []:
-                answered.append(path)
-                tool = question.tool
-                if tool == "text":
-                    self.text_chars[path] = self.text_chars.get(path, 0) + (len(answer) if type(answer) is str else 0)
-                elif type(answer) is str:
-                    options.append((path, answer))
-                elif type(answer) is list:
-                    for item in (_leaves(answer) if tool == "tree-dropdown" else answer):
-                        label = item if type(item) is str else answer_label(item)
-                        if label is not None:
-                            options.append((path, label))
-                else:
-                    label = answer_label(answer)
-                    if label is not None:
-                        options.append((path, label))
-            if question.classifications:
-                stack.extend((path, child) for child in children(question))
+                self._answer(events, path, answer, question.tool)
+            stack.extend((path, child) for child in children(question))
+        return events
+
+    def _path(self, key: tuple[str | None, str]) -> str:
+        prefix, title = key
+        path = self._paths[key] = f"{prefix} > {title}" if prefix else title
+        return path
+
+    @staticmethod
+    def _answer(events: _Events, path: str, answer: Any, tool: Any) -> None:
+        """One answer: a single choice, text (length only), multi-select, tree paths (leaves), other."""
+        answered, options, texts = events
+        answered.append(path)
+        if tool == "text":
+            texts.append((path, len(answer) if type(answer) is str else 0))
+        elif type(answer) is list:
+            for item in (_leaves(answer) if tool == "tree-dropdown" else answer):
+                label = item if type(item) is str else answer_label(item)
+                if label is not None:
+                    options.append((path, label))
+        else:
+            label = answer_label(answer)
+            if label is not None:
+                options.append((path, label))
+
+
+def _question_key(question: AnyQuestion) -> str:
+    return text(question.title) or text(question.schemaId) or "(untitled)"
 
 
 def _class_key(tool: Tool) -> str:

@@ -19,7 +19,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -73,7 +73,6 @@ class DownloadPolicy:
     resolver: Resolver = system_resolver
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
-    extra_headers: dict[str, str] = field(default_factory=dict)
 
 
 def non_public_reason(address: IPAddress) -> str | None:
@@ -221,7 +220,7 @@ async def open_download(raw_url: str, policy: DownloadPolicy, limits: Limits) ->
     else:
         transport = None
     timeout = httpx.Timeout(policy.read_timeout_s, connect=policy.connect_timeout_s)
-    headers = {"Accept-Encoding": "identity", "User-Agent": "tasklens", **policy.extra_headers}
+    headers = {"Accept-Encoding": "identity", "User-Agent": "tasklens"}
     host = vetted.host
     async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
                                  headers=headers) as client:

@@ -2,8 +2,9 @@
 
 The CPU work is synchronous and done one chunk (1 MiB) at a time on the event loop, with a checkpoint
 between chunks: a chunk costs a few milliseconds, so other requests keep being served, cancellation
-lands within one chunk, and no thread hand-off is paid per chunk (measured: offloading each chunk to a
-worker thread was slower and no more responsive, because msgspec holds the GIL while it decodes).
+lands within one chunk, and no thread hand-off is paid per chunk. Handing each chunk to a worker
+thread instead was measured (tests/bench_summarize_export.py) as no faster, usually slower: msgspec and
+the accumulator hold the GIL, so a thread buys no parallelism, only the hand-off.
 Progress (source bytes read of the total) is reported at most every `PROGRESS_EVERY_S`.
 """
 

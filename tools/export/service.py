@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from ..errors import ProviderError, clean_upstream_text
+from ..errors import clean_upstream_text
 from ..providers import ProviderRegistry
 from ..providers.ango import AngoClient
 from .accumulate import Filters
@@ -67,5 +67,3 @@ async def summarize(
         unreadable=(reader.unreadable.count, reader.unreadable.first_offset),
     )
 
-
-__all__ = ["ProviderError", "describe", "summarize"]

@@ -13,6 +13,7 @@ results are values that occurred, and independent re-computation can match them 
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 GAMMA = 1.01
 _LOG_GAMMA = math.log(GAMMA)
@@ -21,59 +22,56 @@ _LOG_GAMMA = math.log(GAMMA)
 class Sketch:
     """Quantiles of non-negative numbers in bounded memory."""
 
-    __slots__ = ("_exact", "_exact_limit", "_buckets", "_zeros", "count", "total", "_low", "_high")
+    __slots__ = ("_values", "_exact_limit", "_buckets", "_zeros", "_folded", "count", "total", "_low", "_high")
 
     def __init__(self, exact_limit: int = 4096) -> None:
-        self._exact: list[float] | None = []
+        self._values: list[float] = []  # exact values, or (once folded) values not yet bucketed
         self._exact_limit = exact_limit
-        self._buckets: dict[int, int] = {}
+        self._buckets: Counter[int] = Counter()
         self._zeros = 0
+        self._folded = False
         self.count = 0
         self.total = 0.0
-        self._low = math.inf  # extremes, kept once the exact values are folded away
+        self._low = math.inf
         self._high = -math.inf
 
     @property
     def approximate(self) -> bool:
-        return self._exact is None
+        return self._folded
 
     def add(self, value: float) -> None:
         if not value >= 0:  # negative durations and NaN say nothing about time spent
             return
         self.count += 1
         self.total += value
-        exact = self._exact
-        if exact is not None:
-            exact.append(value)
-            if len(exact) > self._exact_limit:
-                self._fold(exact)
-            return
-        self._bucket(value)
+        values = self._values
+        values.append(value)
+        if len(values) > self._exact_limit:
+            self._fold()
 
-    def _fold(self, values: list[float]) -> None:
-        self._exact = None
-        for item in values:
-            self._bucket(item)
-
-    def _bucket(self, value: float) -> None:
-        if value < self._low:
-            self._low = value
-        if value > self._high:
-            self._high = value
-        if value <= 0:
-            self._zeros += 1
+    def _fold(self) -> None:
+        """Move the held values into buckets, all at once (one comprehension beats a call per value)."""
+        values = self._values
+        if not values:
             return
-        key = math.ceil(math.log(value) / _LOG_GAMMA)
-        self._buckets[key] = self._buckets.get(key, 0) + 1
+        self._folded = True
+        self._low = min(self._low, min(values))
+        self._high = max(self._high, max(values))
+        positive = [value for value in values if value > 0]
+        self._zeros += len(values) - len(positive)
+        log, ceil = math.log, math.ceil
+        self._buckets.update([ceil(log(value) / _LOG_GAMMA) for value in positive])
+        self._values = []
 
     def quantile(self, q: float) -> float | None:
         """The nearest-rank q-quantile (0 < q ≤ 1), or None when empty."""
         if not self.count:
             return None
         rank = max(1, math.ceil(q * self.count))
-        if self._exact is not None:
-            self._exact.sort()
-            return self._exact[rank - 1]
+        if not self._folded:
+            self._values.sort()
+            return self._values[rank - 1]
+        self._fold()
         if rank <= self._zeros:
             return 0.0
         seen = self._zeros
@@ -87,8 +85,9 @@ class Sketch:
 
     def count_above(self, threshold: float) -> int:
         """How many values exceed `threshold` (exact, or to the bucket containing it)."""
-        if self._exact is not None:
-            return sum(1 for value in self._exact if value > threshold)
+        if not self._folded:
+            return sum(1 for value in self._values if value > threshold)
+        self._fold()
         if threshold < 0:
             return self.count
         limit = math.ceil(math.log(threshold) / _LOG_GAMMA) if threshold > 0 else -math.inf

@@ -179,6 +179,7 @@ def build_summary(
     unreadable: tuple[int, int | None] = (0, None),
 ) -> ExportSummary:
     """The result model, cut to the character budget of its format (lists shrink before anything else)."""
+    acc.flush()
     budget = CHAR_BUDGET["detailed" if detailed else "concise"]
     k = top_k
     while True:
@@ -223,7 +224,7 @@ def _render(acc: Accumulator, *, source: str, k: int, top_k: int, detailed: bool
             objects_per_asset=_histogram_spread(acc.objects_per_asset),
             relations=dict(_top(acc.relations, k)),
             masked_assets=acc.masked_assets or None,
-            unlabeled=_listed(acc.unlabeled, nested, cuts, "unlabeled examples"),
+            unlabeled=_listed(acc.unlabeled, nested),
         )
 
     questions_shown = _top(acc.answered, k)
@@ -251,7 +252,7 @@ def _render(acc: Accumulator, *, source: str, k: int, top_k: int, detailed: bool
     workflow = _workflow(acc, k, cuts, approximate)
     people = _people(acc, k, cuts, approximate)
     consensus = _consensus(acc, k, approximate)
-    anomalies = _anomalies(acc, nested, cuts, approximate)
+    anomalies = _anomalies(acc, nested, approximate)
 
     more = "; a larger top_k shows more" if detailed else "; response_format=detailed or a larger top_k shows more"
     truncated = ("showing " + ", ".join(cuts.parts) + more) if cuts.parts else None
@@ -317,11 +318,11 @@ def _histogram_spread(histogram: dict[int, int]) -> Spread | None:
     return Spread(min=ordered[0][0], median=rank(0.5), p90=rank(0.9), max=ordered[-1][0])
 
 
-def _listed(examples: Examples, k: int, cuts: _Cuts, what: str) -> Listed | None:
+def _listed(examples: Examples, k: int) -> Listed | None:
+    """A count with its first k examples (in file order); the count says how many there are in all."""
     if not examples.count:
         return None
-    shown = [_name(n) for n in examples.names[:k]]
-    return Listed(count=examples.count, examples=shown)
+    return Listed(count=examples.count, examples=[_name(n) for n in examples.names[:k]])
 
 
 def _quantile_s(sketch: Sketch, q: float, approximate: list[str], label: str) -> float | None:
@@ -397,7 +398,7 @@ def _consensus(acc: Accumulator, k: int, approximate: list[str]) -> Consensus | 
     )
 
 
-def _anomalies(acc: Accumulator, k: int, cuts: _Cuts, approximate: list[str]) -> Anomalies | None:
+def _anomalies(acc: Accumulator, k: int, approximate: list[str]) -> Anomalies | None:
     slow: list[Slow] = []
     slow_count = None
     median = acc.durations.quantile(0.5)
@@ -411,8 +412,8 @@ def _anomalies(acc: Accumulator, k: int, cuts: _Cuts, approximate: list[str]) ->
     anomalies = Anomalies(
         slow=slow,
         slow_count=slow_count,
-        empty_complete=_listed(acc.empty_complete, k, cuts, "empty"),
-        rejected_unchanged=_listed(acc.rejected_unchanged, k, cuts, "unchanged"),
+        empty_complete=_listed(acc.empty_complete, k),
+        rejected_unchanged=_listed(acc.rejected_unchanged, k),
         negative_boxes=acc.negative_boxes or None,
         short_polygons=acc.short_polygons or None,
     )
