@@ -20,6 +20,9 @@ from tasklens.tools.app_state import AppState
 from tasklens.tools.errors import clean_upstream_text
 from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
+from tasklens.tools.export.download import DownloadPolicy
+from tasklens.tools.export.pipeline import ExportSettings
+from tasklens.tools.summarize_export import summarize_export
 from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.poll_task import poll_task
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
@@ -111,12 +114,17 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
             ", ".join(registry.configured) or "none",
         )
         try:
-            yield AppState(registry=registry)
+            yield AppState(registry=registry, exports=export_settings(config, runtime))
         finally:
             await registry.aclose()
 
     server = TasklensServer("tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    for fn, title in ((get_task, "Get task"), (get_task_history, "Get task history"), (poll_task, "Poll tasks")):
+    for fn, title in (
+        (get_task, "Get task"),
+        (get_task_history, "Get task history"),
+        (poll_task, "Poll tasks"),
+        (summarize_export, "Summarize export"),
+    ):
         server.add_tool(fn, title=title, description=tool_description(fn), annotations=READ_ONLY)
     server.resource(
         TASK_URI_TEMPLATE,
@@ -126,3 +134,14 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
         mime_type=TASK_MIME_TYPE,
     )(read_task_resource)
     return server
+
+
+def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSettings:
+    """What summarize_export may read. In sandbox mode the sandbox's own export links (http on this
+    machine, or the in-process sandbox's transport) are allowed; nowhere else."""
+    transport = runtime("ango").transport if (runtime is not None and config.sandbox) else None
+    return ExportSettings(
+        roots=config.export_roots,
+        sandbox=config.sandbox,
+        download=DownloadPolicy(sandbox=config.sandbox, sandbox_transport=transport),
+    )

@@ -49,6 +49,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "TASKLENS_LOG_LEVEL": "stderr log level (default INFO)",
     "TASKLENS_HTTP_TOKEN": "HTTP transport only: bearer token every request must carry (16+ visible ASCII characters)",
     "TASKLENS_HTTP_ALLOWED_HOSTS": "HTTP transport only: extra Host values to accept, comma-separated (name or name:port)",
+    "TASKLENS_EXPORT_ROOTS": "folders summarize_export may read files from, separated by os.pathsep (default: the working directory)",
 }
 MIN_TOKEN_LENGTH = 16
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an Authorization header can carry verbatim
@@ -59,6 +60,10 @@ class ConfigError(ValueError):
     """A variable is set to a value tasklens cannot use; the message names it and the accepted values."""
 
 
+def _cwd_roots() -> tuple[str, ...]:
+    return (os.getcwd(),)
+
+
 @dataclass(frozen=True)
 class Config:
     providers: dict[ProviderName, ProviderSettings]
@@ -66,6 +71,7 @@ class Config:
     log_level: str = "INFO"
     http_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log line
     http_allowed_hosts: tuple[str, ...] = ()
+    export_roots: tuple[str, ...] = field(default_factory=_cwd_roots)
 
 
 def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = None) -> Config:
@@ -78,6 +84,7 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         sandbox = env.get("TASKLENS_SANDBOX", "").strip().lower() in TRUE_VALUES
     http_token = _http_token(env.get("TASKLENS_HTTP_TOKEN", ""))
     allowed_hosts = _allowed_hosts(env.get("TASKLENS_HTTP_ALLOWED_HOSTS", ""))
+    roots = _export_roots(env.get("TASKLENS_EXPORT_ROOTS", ""))
     providers = {} if sandbox else {name: _provider(name, env) for name in PROVIDERS}
     return Config(
         providers=providers,
@@ -85,6 +92,7 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         log_level=log_level,
         http_token=http_token,
         http_allowed_hosts=allowed_hosts,
+        export_roots=roots,
     )
 
 
@@ -111,6 +119,20 @@ def _allowed_hosts(raw: str) -> tuple[str, ...]:
                 f"with :port (for example mcp.example.com,10.0.0.5:8765, [fd00::5]:8765); got {host!r}"
             )
     return hosts
+
+
+def _export_roots(raw: str) -> tuple[str, ...]:
+    """The folders summarize_export may read (absolute, symlinks resolved); the working directory by default."""
+    parts = [part.strip() for part in raw.split(os.pathsep) if part.strip()]
+    if not parts:
+        return _cwd_roots()
+    roots = []
+    for part in parts:
+        path = os.path.realpath(os.path.expanduser(part))
+        if not os.path.isdir(path):
+            raise ConfigError(f"TASKLENS_EXPORT_ROOTS lists {part!r}, which is not a directory")
+        roots.append(path)
+    return tuple(roots)
 
 
 def _provider(name: ProviderName, env: Mapping[str, str]) -> ProviderSettings:

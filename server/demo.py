@@ -2,7 +2,8 @@
 
 It starts `tasklens serve --sandbox` as a subprocess, connects to it with the official MCP client over
 stdio exactly as an IDE or chat agent would, lists the tools, and calls them on sandbox tasks of every
-provider, including an error case and one batched poll, printing the compact results for a person to read.
+provider, including an error case and one batched poll, then summarizes the sandbox Ango project's
+export, printing the compact results for a person to read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
 from .sandbox import CATALOG, CatalogEntry
+from .sandbox.catalog import ANGO_PROJECT
 
 TASKS_PER_PROVIDER = 3
 
@@ -52,6 +54,12 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
         "poll_task",
         {"provider": "deepomatic", "task_ids": [*deepomatic, "999999999"], "wait_s": 0},
         "every Deepomatic sandbox task and an unknown id, in one batched read",
+        False,
+    ))
+    calls.append((
+        "summarize_export",
+        {"source": f"ango:{ANGO_PROJECT}", "top_k": 5},
+        "the Ango project's whole export (requested, downloaded and read in one pass), summarized",
         False,
     ))
     return calls

@@ -36,7 +36,11 @@ def _poll_calls() -> list[dict[str, Any]]:
     return calls
 
 
-EXTRA_CALLS: dict[str, list[dict[str, Any]]] = {"poll_task": _poll_calls()}
+EXTRA_CALLS: dict[str, list[dict[str, Any]]] = {
+    "poll_task": _poll_calls(),
+    # the sandbox's Ango project, exported through the API and downloaded from the sandbox's own URL
+    "summarize_export": [{"source": "ango:645240ed462db80015ce881f", "top_k": 3}],
+}
 """tool name -> argument sets that succeed on the sandbox, for tools the catalog cannot drive."""
 
 

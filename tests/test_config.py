@@ -104,11 +104,24 @@ def test_unusable_allowed_hosts_stop_startup(hosts: str) -> None:
         load_config({"TASKLENS_HTTP_ALLOWED_HOSTS": hosts})
 
 
-def test_every_variable_is_in_the_readme_tables_and_every_one_there_exists() -> None:
+def test_every_variable_is_in_the_readme_tables_and_every_listed_one_exists() -> None:
     import re
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    mentioned = set(re.findall(r"`((?:ANGO|DEEPOMATIC|SENDAI|MAXSIGHT|TASKLENS)_[A-Z_]+)", section))
-    assert mentioned == set(ENVIRONMENT_VARIABLES), mentioned ^ set(ENVIRONMENT_VARIABLES)
+    configuration = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])(?:=[^`]*)?`", configuration))
+    assert set(ENVIRONMENT_VARIABLES) <= listed, set(ENVIRONMENT_VARIABLES) - listed
+    assert listed <= set(ENVIRONMENT_VARIABLES), listed - set(ENVIRONMENT_VARIABLES)
+
+
+def test_export_roots_default_to_the_working_directory_and_must_exist(tmp_path) -> None:  # noqa: ANN001
+    import os
+
+    assert load_config({}).export_roots == (os.getcwd(),)
+    other = tmp_path / "exports"
+    other.mkdir()
+    roots = load_config({"TASKLENS_EXPORT_ROOTS": f"{tmp_path}{os.pathsep}{other}"}).export_roots
+    assert roots == (os.path.realpath(tmp_path), os.path.realpath(other))
+    with pytest.raises(ConfigError, match="TASKLENS_EXPORT_ROOTS"):
+        load_config({"TASKLENS_EXPORT_ROOTS": str(tmp_path / "missing")})

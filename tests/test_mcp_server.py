@@ -116,3 +116,4 @@ def test_demo_command_runs_end_to_end() -> None:
     for provider in ("ango", "deepomatic", "sendai", "maxsight"):
         assert f"provider={provider}" in completed.stdout
     assert "isError:" in completed.stdout
+    assert "summarize_export(source=ango:" in completed.stdout and '"assets": ' in completed.stdout

@@ -169,9 +169,12 @@ async def test_keys_never_leak_on_any_error_path(
                             continue
                         sandbox.faults.clear()
                         if fault is not None:
-                            sandbox.faults.add(replace(fault, provider=arguments["provider"]))
+                            sandbox.faults.add(replace(fault, provider=arguments.get("provider", "ango")))
                         result = await client.call_tool(tool, arguments)
-                        assert result.is_error, (plan, tool, arguments, text_of(result))
+                        # Ango builds an export while the request is open, so summarize_export waits
+                        # out a slow answer (long read timeout) instead of failing: still checked below.
+                        slow_export = plan == "slow" and tool == "summarize_export"
+                        assert result.is_error or slow_export, (plan, tool, arguments, text_of(result))
                         outputs += [text_of(result), result.model_dump_json(by_alias=True)]
                         outputs.append(await _provider_error_text(registry, arguments))
                         kinds[plan] += 1
@@ -192,6 +195,8 @@ async def test_keys_never_leak_on_any_error_path(
 
 async def _provider_error_text(registry: ProviderRegistry, arguments: dict[str, Any]) -> str:
     """The same call on the provider client itself: everything its ProviderError would show anyone."""
+    if "provider" not in arguments:  # summarize_export: its ProviderError is the one its result showed
+        return ""
     client = registry.client(arguments["provider"])
     try:
         await client.get_task(

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mcp.server.mcpserver import Context
 
+from .export.pipeline import ExportSettings
 from .providers import ProviderRegistry
 
 
 @dataclass
 class AppState:
-    """Lives for the server's lifetime: the provider clients (one pooled HTTP client each)."""
+    """Lives for the server's lifetime: the provider clients (one pooled HTTP client each) and what
+    summarize_export may read."""
 
     registry: ProviderRegistry
+    exports: ExportSettings = field(default_factory=ExportSettings)
 
 
 def app_state(ctx: Context) -> AppState:

@@ -97,14 +97,27 @@ class HttpPolicy:
         return self.clock() + self.retry.deadline_s
 
     async def get_json(
-        self, path: str, *, params: Any = None, deadline: float | None = None, anonymous: bool = False
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        deadline: float | None = None,
+        anonymous: bool = False,
+        read_timeout_s: float | None = None,
     ) -> Any:
         """GET a JSON document (idempotent, so retried under the policy).
 
         `anonymous` leaves the provider's auth headers out: a key check uses it as its control request.
+        `read_timeout_s` overrides the read timeout for one slow endpoint (Ango's synchronous export).
         """
         return await self.request_json(
-            "GET", path, params=params, idempotent=True, deadline=deadline, anonymous=anonymous
+            "GET",
+            path,
+            params=params,
+            idempotent=True,
+            deadline=deadline,
+            anonymous=anonymous,
+            read_timeout_s=read_timeout_s,
         )
 
     async def request_json(
@@ -117,11 +130,14 @@ class HttpPolicy:
         idempotent: bool,
         deadline: float | None = None,
         anonymous: bool = False,
+        read_timeout_s: float | None = None,
     ) -> Any:
         """Send one logical request under the policy and return the decoded JSON body of a 2xx answer.
 
         `deadline` is absolute (this policy's clock); it defaults to `deadline()`, and a tool call
-        that makes several requests passes one deadline to all of them.
+        that makes several requests passes one deadline to all of them. `read_timeout_s` overrides
+        the read timeout for a call the upstream is known to answer slowly (Ango builds exports
+        while the request is open).
         """
         deadline = self.deadline() if deadline is None else deadline
         attempt = 0
@@ -129,7 +145,9 @@ class HttpPolicy:
         while True:
             attempt += 1
             try:
-                status, headers, body = await self._send_once(method, path, params, json_body, deadline, anonymous)
+                status, headers, body = await self._send_once(
+                    method, path, params, json_body, deadline, anonymous, read_timeout_s
+                )
             except ProviderError as error:
                 if not (idempotent and error.kind in ("timeout", "network")):
                     raise
@@ -153,7 +171,14 @@ class HttpPolicy:
             await self.sleep(wait)
 
     async def _send_once(
-        self, method: str, path: str, params: Any, json_body: Any, deadline: float, anonymous: bool = False
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        json_body: Any,
+        deadline: float,
+        anonymous: bool = False,
+        read_timeout_s: float | None = None,
     ) -> tuple[int, httpx.Headers, bytes]:
         """One attempt: a concurrency slot, then the rate limiter, then the send, all within `deadline`."""
         try:
@@ -163,7 +188,12 @@ class HttpPolicy:
                     # upstream's window: time spent queueing for a slot is not counted as sent.
                     await self._admit(deadline)
                     self.attempts += 1
-                    request = self._client.build_request(method, path, params=params, json=json_body)
+                    timeout = (
+                        httpx.Timeout(read_timeout_s, connect=self.retry.connect_timeout_s, pool=self.retry.connect_timeout_s)
+                        if read_timeout_s is not None
+                        else httpx.USE_CLIENT_DEFAULT
+                    )
+                    request = self._client.build_request(method, path, params=params, json=json_body, timeout=timeout)
                     if anonymous:
                         for name in self.headers:
                             request.headers.pop(name, None)

@@ -10,10 +10,12 @@ limit is 100 requests/minute, enforced by the shared limiter.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from typing import Annotated, Any, ClassVar
 
+import anyio
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
@@ -28,6 +30,7 @@ logger = logging.getLogger("tasklens.ango")
 
 PROBE_TASK_ID = "0" * 24  # shaped like an Ango ObjectId, never issued: the key check's target
 PROJECT_TTL_S = 600.0
+EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open (providers.md §1.12)
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
 CONCISE_CLASSES = 8
 
@@ -99,6 +102,7 @@ class AngoClient(ProviderClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._projects: dict[str, tuple[float, dict[str, AngoStage]]] = {}
+        self._export_locks: dict[str, anyio.Lock] = {}
 
     @staticmethod
     def auth_headers(api_key: str) -> dict[str, str]:
@@ -112,11 +116,12 @@ class AngoClient(ProviderClient):
         return None, None
 
     async def get_json(
-        self, path: str, *, deadline: float, params: Any = None, what: str, ident: str
+        self, path: str, *, deadline: float, params: Any = None, what: str, ident: str,
+        read_timeout_s: float | None = None,
     ) -> dict[str, Any]:
         """GET an Ango endpoint and unwrap `data`, explaining failures in Ango's terms."""
         try:
-            body = await self.http.get_json(path, params=params, deadline=deadline)
+            body = await self.http.get_json(path, params=params, deadline=deadline, read_timeout_s=read_timeout_s)
         except ProviderError as error:
             raise self._explain(error, what, ident) from None
         if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(body.get("data"), dict):
@@ -172,9 +177,19 @@ class AngoClient(ProviderClient):
         return await self._read_view(task_id, project_id, deadline, detailed=False, answers=False)
 
     async def _read_view(
-        self, task_id: str, project_id: str | None, deadline: float, *, detailed: bool, answers: bool
+        self,
+        task_id: str,
+        project_id: str | None,
+        deadline: float,
+        *,
+        detailed: bool,
+        answers: bool,
+        read_project: bool = True,
     ) -> TaskView:
-        """The task, normalized, within `deadline` (one deadline covers the task and project reads)."""
+        """The task, normalized, within `deadline` (one deadline covers the task and project reads).
+
+        `read_project=False` when this call already failed to read the project: one call retries a
+        failing path once under the policy, not once per use."""
         path = f"/v2/task/{self.segment(task_id)}"
         answers_too_large = False
         try:
@@ -198,7 +213,9 @@ class AngoClient(ProviderClient):
             task = AngoTask.from_payload(payload)
         except ValueError:
             raise self.fail("bad_response", f"Ango's task object for {task_id} has no usable id.") from None
-        stage = await self.resolve_stage(task.stageId or task.stage, task.project or project_id, deadline)
+        stage = await self.resolve_stage(
+            task.stageId or task.stage, (task.project or project_id) if read_project else None, deadline
+        )
         view = normalize(task, stage, detailed=detailed)
         if answers_too_large:
             view.results = TaskResults(truncated="answers too large to summarize; only the task's state is shown")
@@ -240,13 +257,16 @@ class AngoClient(ProviderClient):
         project = project_id or next((r.project for r in records if r.project), None)
         stages = await self.stage_names({r.stage for r in records if r.stage}, project, deadline)
         gaps = []  # what a faulted side read left out: said, never silently dropped
-        if any(stage_type is None for _, stage_type in stages.values()):
+        project_unreadable = any(stage_type is None for _, stage_type in stages.values())
+        if project_unreadable:
             gaps.append("Some stage names could not be resolved (project definition unreadable); they show as ids.")
         shown = [focus.id] if focus else [r.id for r in records if r.id] if detailed else []
         entries, summary = timeline(records, stages, detailed=detailed, with_answer=shown)
         if task_id:
             try:
-                view = await self._read_view(task_id, project, deadline, detailed=False, answers=False)
+                view = await self._read_view(
+                    task_id, project, deadline, detailed=False, answers=False, read_project=not project_unreadable
+                )
                 summary.state, summary.current_stage = view.state, view.stage
             except ProviderError as error:
                 logger.info("ango history of %s: the task itself could not be read (%s)", task_id, error.kind)
@@ -342,6 +362,45 @@ class AngoClient(ProviderClient):
             stages[stage.id] = stage
         self._projects[project_id] = (now + PROJECT_TTL_S, stages)
         return stages
+
+    def export_lock(self, project_id: str) -> anyio.Lock:
+        """The lock that serializes exports of one project: Ango keeps one export file per project, so
+        a second export requested while the first is still being downloaded could overwrite it."""
+        lock = self._export_locks.get(project_id)
+        if lock is None:
+            lock = self._export_locks[project_id] = anyio.Lock()
+        return lock
+
+    async def request_export(self, project_id: str) -> str:
+        """Ask Ango for an export of every stage of a project; the signed URL of its ZIP (`data.exportPath`).
+
+        NDJSON (one asset per line) is the fastest format to read; history and metadata are included
+        because the summary's workflow and people figures come from them. Stages are listed from the
+        project definition, since the API exports only `Complete` by default; if the project cannot
+        be read, that default applies.
+        """
+        segment = self.segment(project_id, "project_id")
+        deadline = self.http.clock() + EXPORT_TIMEOUT_S
+        stages = await self.project_stages(project_id, self.http.deadline())
+        params = {
+            "project": segment,
+            "format": "ndjson",
+            "type": "task",
+            "includeHistory": "true",
+            "includeMetadata": "true",
+            "sendEmail": "false",
+            "doNotNotify": "true",
+        }
+        if stages:
+            params["stage"] = json.dumps(list(stages), separators=(",", ":"))
+        data = await self.get_json(
+            "/v2/export", params=params, deadline=deadline, what="project", ident=project_id,
+            read_timeout_s=EXPORT_TIMEOUT_S,
+        )
+        path = data.get("exportPath")
+        if not isinstance(path, str) or not path.strip():
+            raise self.fail("bad_response", f"Ango's export answer for project {project_id} has no exportPath link.")
+        return path.strip()
 
     def _explain(self, error: ProviderError, what: str, ident: str) -> ProviderError:
         if error.kind == "not_found":

@@ -1,0 +1,54 @@
+"""The `summarize_export` tool: an Ango export of any size, read once in bounded memory, summarized."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .app_state import app_state
+from .errors import ProviderError
+from .export.accumulate import Filters
+from .export.service import summarize
+from .export.summary import ExportSummary
+from .models import ResponseFormat
+from .results import tool_error, tool_result
+
+Source = Annotated[str, Field(description="file path, https URL, or ango:<project_id>")]
+Filter = str | None
+TopK = Annotated[int, Field(ge=1, le=50)]
+
+
+async def summarize_export(
+    source: Source,
+    ctx: Context,
+    stage: Filter = None,
+    batch: Filter = None,
+    annotator: Filter = None,
+    top_k: TopK = 10,
+    response_format: ResponseFormat = "concise",
+) -> Annotated[CallToolResult, ExportSummary]:
+    """Summarize an Ango export (JSON or NDJSON, zip or gz; any size, one pass): labels per class, answers,
+    workflow and review rates, people, consensus, anomalies. stage/batch/annotator keep matching assets
+    (case-insensitive); lists are top_k; `approximate` names estimated figures.
+    """
+    state = app_state(ctx)
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        await ctx.report_progress(done, total, message)
+
+    try:
+        summary = await summarize(
+            source,
+            settings=state.exports,
+            registry=state.registry,
+            filters=Filters(stage=stage, batch=batch, annotator=annotator),
+            top_k=top_k,
+            detailed=response_format == "detailed",
+            progress=progress,
+        )
+    except ProviderError as error:
+        raise tool_error(error) from None
+    return tool_result(summary)
