@@ -16,9 +16,9 @@ from tasklens.tools.app_state import AppState
 from tasklens.tools.export.download import DownloadPolicy
 from tasklens.tools.export.pipeline import ExportSettings
 from tasklens.tools.get_task import get_task
-from tasklens.tools.summarize_export import summarize_export
 from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
+from tasklens.tools.summarize_export import summarize_export
 
 from . import __version__
 from .config import DEFAULT_REQUESTS_PER_MINUTE, Config
