@@ -12,6 +12,8 @@ repository), and measures on each file, every approach in a fresh subprocess (pe
                       (what a stdlib-only fallback could do; JSON arrays would need a splitter too);
   * pydantic          `TypeAdapter(list[Asset]).validate_json` on typed models without geometry
                       (per line for NDJSON) — decoding only, no summary: an upper bound for pydantic;
+  * msgspec decode only  tasklens' unpacking, splitting and msgspec decoding with the records thrown
+                      away: the like-for-like comparison with pydantic, and the pipeline's ceiling;
   * summarize_export  tasklens' own pipeline (source → unpack → split → msgspec → accumulate →
                       summary) driven by the tool's async loop, one chunk at a time on the event loop;
   * … in a thread     the same, but each chunk handed to a worker thread (anyio.to_thread), to show
@@ -41,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-APPROACHES = ("baseline", "stdlib stream", "pydantic", "summarize_export", "summarize_export in a thread")
+APPROACHES = ("baseline", "stdlib stream", "pydantic", "msgspec decode only", "summarize_export",
+              "summarize_export in a thread")
 FAST_APPROACHES = ("baseline", "summarize_export")
 
 
@@ -167,6 +170,31 @@ def run_pydantic(path: Path) -> Any:
         return len(TypeAdapter(list[Asset]).validate_json(stream.read()))
 
 
+def run_decode_only(path: Path) -> Any:
+    import gc
+
+    from tasklens.tools.export.scan import Decoders, DocumentScanner, Unreadable
+    from tasklens.tools.export.unpack import Limits, Unpacker
+
+    count = 0
+    documents: list[DocumentScanner] = []
+
+    def sink(assets: list[Any]) -> None:
+        nonlocal count
+        count += len(assets)
+
+    decoders = Decoders(Unreadable())
+    unpacker = Unpacker(lambda name: documents.append(DocumentScanner(sink, decoders)),
+                        lambda data: documents[-1].feed(data), lambda: documents[-1].finish(), Limits())
+    with path.open("rb", buffering=0) as file:
+        while data := file.read(1 << 20):
+            gc.disable()  # as ExportReader.feed does
+            unpacker.feed(data)
+            gc.enable()
+    unpacker.finish()
+    return count
+
+
 def run_tasklens(path: Path, threaded: bool = False) -> Any:
     import anyio
 
@@ -195,7 +223,7 @@ def _prepare(approach: str) -> None:
 
     if approach == "pydantic":
         import pydantic  # noqa: F401
-    if approach.startswith("summarize_export"):
+    if approach.startswith("summarize_export") or approach.startswith("msgspec"):
         import anyio  # noqa: F401
 
         import tasklens.tools.export.pipeline  # noqa: F401
@@ -211,6 +239,7 @@ def worker(approach: str, path: Path) -> None:
         "baseline": run_baseline,
         "stdlib stream": run_stdlib_stream,
         "pydantic": run_pydantic,
+        "msgspec decode only": run_decode_only,
         "summarize_export": run_tasklens,
         "summarize_export in a thread": lambda p: run_tasklens(p, threaded=True),
     }[approach]

@@ -192,3 +192,34 @@ def test_memory_does_not_grow_with_the_number_of_assets() -> None:
         return sum(sys.getsizeof(t) + sum(sys.getsizeof(k) for k in t) for t in tables)
 
     assert state_size(10) < 1.5 * state_size(1)
+
+
+def test_token_budgets_hold_for_names_in_any_script() -> None:
+    """The budget guard has no tokenizer at run time; check it against o200k with non-Latin names."""
+    from mcp_harness import tokens
+
+    assets = list(ExportGenerator(41, classes=120, labelers=60, questions=30, max_tools=6).assets(300))
+    names = ["交通标志", "行人", "自転車に乗る人", "🚗 vehicle", "Straßenschild", "علامة مرور"]
+    for index, asset in enumerate(assets):
+        for tool in asset["task"]["tools"] if "task" in asset else []:
+            if "title" in tool:
+                tool["title"] = f"{names[index % len(names)]} {tool['title'][-4:]}"
+    data = encode(assets)
+    for detailed, budget in ((False, 2000), (True, 8000)):
+        got = summary_of(data, top_k=50, detailed=detailed)
+        assert tokens(json.dumps(got, separators=(",", ":"), ensure_ascii=False)) <= budget
+        assert "truncated" in got
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_an_asset_spanning_many_chunks(fmt: str) -> None:
+    """A long video asset (one entry per frame) can be hundreds of MiB: it is set aside chunk by chunk
+    and decoded once, not re-copied per chunk."""
+    video = {"externalId": "video.mp4", "task": {"stage": "Complete", "tools": [
+        {"title": "car", "objectId": f"o{i // 50}", "page": i, "bounding-box": {"x": i, "y": 1, "width": 2, "height": 3}}
+        for i in range(40_000)
+    ]}}
+    assets = [{"externalId": "a"}, video, {"externalId": "b"}]
+    got = summary_of(encode(assets, fmt), chunk=64 << 10)
+    assert got == expected_summary(reference(assets), "x")
+    assert got["labels"]["classes"]["car"] == {"instances": 40_000, "objects": 800, "assets": 1}

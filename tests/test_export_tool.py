@@ -136,12 +136,14 @@ async def test_failures_are_is_error_sentences(root: Path, mode: str) -> None:
         outside = await client.call_tool("summarize_export", {"source": "/etc/passwd"})
         url = await client.call_tool("summarize_export", {"source": "http://169.254.169.254/latest/meta-data"})
         bad_top_k = await client.call_tool("summarize_export", {"source": "small.json", "top_k": 0})
+        bad_project = await client.call_tool("summarize_export", {"source": "ango:../../admin"})
     offset = (DATA / "ango_legacy_export_readme_sample.INVALID.json").read_bytes().index(b'"reviewedAt"')
     assert invalid.is_error and f"at byte {offset}: expected ',' or '}}'" in text_of(invalid)
     assert invalid.structured_content is None  # never a partial summary
     assert outside.is_error and "outside the export roots" in text_of(outside)
     assert url.is_error and "https://" in text_of(url)
     assert bad_top_k.is_error
+    assert bad_project.is_error and "project_id contains characters an id cannot have" in text_of(bad_project)
 
 
 async def test_an_ango_project_export_in_memory() -> None:

@@ -36,26 +36,28 @@ METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_addr
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 _SIGNED_QUERY = re.compile(r"(signature|credential|token|sig|key)=", re.IGNORECASE)
 
 
 class _RedactSignedUrls(logging.Filter):
     """httpx logs every request URL at INFO; a signed export link's query is a credential, so it is
-    replaced by "?[redacted]" before any handler sees it."""
+    replaced by "[redacted]" before any handler sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
-            record.args = tuple(
-                arg.copy_with(query=b"[redacted]") if isinstance(arg, httpx.URL) and _SIGNED_QUERY.search(arg.query.decode("ascii", "replace")) else arg
-                for arg in record.args
-            )
+            record.args = tuple(_redacted(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args)
         return True
+
+
+def _redacted(url: httpx.URL) -> httpx.URL:
+    signed = _SIGNED_QUERY.search(url.query.decode("ascii", "replace"))
+    return url.copy_with(query=b"[redacted]") if signed else url
 
 
 _REDACT = _RedactSignedUrls()
 if _REDACT not in logging.getLogger("httpx").filters:
     logging.getLogger("httpx").addFilter(_REDACT)
-Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -178,7 +180,11 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
 
 
 class PinnedTransport(httpx.AsyncHTTPTransport):
-    """An httpx transport whose connections go to one vetted address (TLS still checks the host name)."""
+    """An httpx transport whose connections go to one vetted address (TLS still checks the host name).
+
+    httpx does not expose httpcore's `network_backend`, so the transport's connection pool is replaced
+    by one built with the pinning backend; request and response mapping stay httpx's own.
+    """
 
     def __init__(self, host: str, address: str, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         super().__init__(trust_env=False)

@@ -3,8 +3,10 @@
 The CPU work is synchronous and done one chunk (1 MiB) at a time on the event loop, with a checkpoint
 between chunks: a chunk costs a few milliseconds, so other requests keep being served, cancellation
 lands within one chunk, and no thread hand-off is paid per chunk. Handing each chunk to a worker
-thread instead was measured (tests/bench_summarize_export.py) as no faster, usually slower: msgspec and
-the accumulator hold the GIL, so a thread buys no parallelism, only the hand-off.
+thread instead was measured (tests/bench_summarize_export.py): no consistent difference either way on
+a shared 2-core machine — msgspec and the accumulator hold the GIL, so a thread buys no parallelism —
+so the simpler loop stays. Compressed input is fed in `COMPRESSED_FEED` pieces so that one step never
+inflates into many megabytes of work.
 Progress (source bytes read of the total) is reported at most every `PROGRESS_EVERY_S`.
 """
 
@@ -26,6 +28,7 @@ from .sources import open_local, refuse
 from .unpack import Limits, Unpacker, UnpackError, human_size
 
 CHUNK = 1 << 20
+COMPRESSED_FEED = 128 << 10  # compressed input is fed in smaller pieces: 128 KiB can inflate to ~1 MiB (8:1)
 PROGRESS_EVERY_S = 0.5
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
@@ -54,6 +57,10 @@ class ExportReader:
     @property
     def bytes_in(self) -> int:
         return self._unpacker.raw_bytes
+
+    @property
+    def compressed(self) -> bool:
+        return self._unpacker.compressed
 
     def _start(self, name: str | None) -> None:
         self._member = name
@@ -108,8 +115,10 @@ async def read_chunks(reader: ExportReader, chunks: AsyncIterator[bytes], total:
     last = time.monotonic()
     reported = 0
     async for chunk in chunks:
-        reader.feed(chunk)
-        await anyio.lowlevel.checkpoint()
+        step = COMPRESSED_FEED if reader.compressed else max(1, len(chunk))
+        for start in range(0, len(chunk), step):
+            reader.feed(chunk[start : start + step])  # the whole chunk, uncopied, when it fits one step
+            await anyio.lowlevel.checkpoint()
         now = time.monotonic()
         if progress is not None and now - last >= PROGRESS_EVERY_S and reader.bytes_in > reported:
             reported = reader.bytes_in

@@ -160,21 +160,55 @@ class _Buffered:
 
     Big buffers are only ever built with one `b"".join` (never `a + b`): each `+` of megabyte strings
     allocates fresh memory, and the page faults made that 30x slower than the copy itself (measured).
+    A chunk in which no record can end (a video asset can take hundreds of MiB) is set aside in
+    `_parts` rather than joined, so a long record costs one copy, not one per chunk.
     """
 
     _buf: bytes
     _base: int
     _start: int
     _scanned: int
+    _parts: list[bytes]
+    _parked: int
+
+    def _init_buffer(self) -> None:
+        self._buf = b""
+        self._base = 0  # absolute offset of _buf[0]
+        self._start = 0  # index in _buf where the next (possibly pending) record starts
+        self._scanned = 0  # index in _buf up to which boundaries have been looked for
+        self._parts = []  # chunks set aside, in order, after _buf
+        self._parked = 0  # their total size
+
+    def _park(self, data: bytes) -> bool:
+        """Set `data` aside if it holds no record end (`_ends_in`); True when it was set aside."""
+        if self._ends_in(data):
+            return False
+        tail = (self._parts[-1] if self._parts else self._buf)[-RESCAN:]
+        if tail and self._ends_in(b"".join((tail, data[:RESCAN]))):  # a record end across the seam
+            return False
+        self._parts.append(data)
+        self._parked += len(data)
+        if len(self._buf) - self._start + self._parked > MAX_RECORD_BYTES:
+            raise ExportFormatError(
+                self._base + self._start, f"expected a record to end within {MAX_RECORD_BYTES >> 20} MiB"
+            )
+        return True
+
+    def _ends_in(self, window: bytes) -> bool:
+        raise NotImplementedError
 
     def _append(self, data: bytes) -> None:
+        pieces = [*self._parts, data]
+        self._parts, self._parked = [], 0
         if self._start:
             self._base += self._start
             self._scanned = max(0, self._scanned - self._start)
-            self._buf = b"".join((memoryview(self._buf)[self._start :], data))
+            self._buf = b"".join((memoryview(self._buf)[self._start :], *pieces))
             self._start = 0
+        elif self._buf or len(pieces) > 1:
+            self._buf = b"".join((self._buf, *pieces))
         else:
-            self._buf = b"".join((self._buf, data)) if self._buf else data
+            self._buf = data
 
 
 class ArrayScanner(_Buffered):
@@ -183,10 +217,7 @@ class ArrayScanner(_Buffered):
     def __init__(self, sink: Sink, decoders: Decoders) -> None:
         self._sink = sink
         self._dec = decoders
-        self._buf = b""
-        self._base = 0  # absolute offset of _buf[0]
-        self._start = 0  # index in _buf where the next (possibly pending) element starts
-        self._scanned = 0  # index in _buf up to which boundaries have been looked for
+        self._init_buffer()
         self._opened = False
         self._closed = False
         self._boundary: re.Pattern[bytes] | None = None
@@ -195,6 +226,8 @@ class ArrayScanner(_Buffered):
     def feed(self, data: bytes) -> None:
         if self._closed:
             self._check_trailing(data)
+            return
+        if self._boundary is not None and len(self._buf) - self._start > RESCAN and self._park(data):
             return
         self._append(data)
         if not self._opened and not self._open():
@@ -236,6 +269,10 @@ class ArrayScanner(_Buffered):
         self._start = j
         self._scanned = j
         return True
+
+    def _ends_in(self, window: bytes) -> bool:
+        assert self._boundary is not None
+        return self._compact in window or self._boundary.search(window) is not None
 
     def _last_boundary(self) -> re.Match[bytes] | int | None:
         buf = self._buf
@@ -292,6 +329,8 @@ class ArrayScanner(_Buffered):
     def finish(self) -> None:
         if self._closed:
             return
+        if self._parts:
+            self._append(b"")
         if not self._opened:
             if not self._buf.strip():
                 return  # an empty document: no assets
@@ -327,13 +366,15 @@ class LinesScanner(_Buffered):
     def __init__(self, sink: Sink, decoders: Decoders) -> None:
         self._sink = sink
         self._dec = decoders
-        self._buf = b""
-        self._base = 0
-        self._start = 0  # start of the next (possibly pending) record
-        self._pending = False  # _start is inside an object that spans lines
-        self._scanned = 0  # with _pending: index up to which lines were examined
+        self._init_buffer()
+        self._pending = False  # _start is inside an object that spans lines (_scanned: lines examined)
+
+    def _ends_in(self, window: bytes) -> bool:
+        return b"\n" in window
 
     def feed(self, data: bytes) -> None:
+        if len(self._buf) - self._start > RESCAN and self._park(data):
+            return
         self._append(data)
         end = self._buf.rfind(b"\n") + 1
         if end <= self._start:
@@ -383,6 +424,8 @@ class LinesScanner(_Buffered):
         self._scanned = pos
 
     def finish(self) -> None:
+        if self._parts:
+            self._append(b"")
         end = self._base + len(self._buf)
         if not self._buf[self._start :].strip():
             return

@@ -46,6 +46,7 @@ async def summarize(
         if not isinstance(client, AngoClient):
             raise refuse("The ango provider is not available on this server.", "not_configured")
         sandbox = sandbox or client.settings.sandbox
+        client.segment(project_id, "project_id")  # a malformed id is refused before any lock or request
         async with client.export_lock(project_id):
             if progress is not None:
                 await progress(0, None, f"requesting the export of project {project_id} from Ango")

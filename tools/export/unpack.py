@@ -58,6 +58,11 @@ class Unpacker:
         self.raw_bytes = 0
         self.out_bytes = 0
 
+    @property
+    def compressed(self) -> bool:
+        """True once the input is known to be a ZIP or gzip (its chunks inflate several-fold)."""
+        return isinstance(self._inner, (_Gzip, _Zip))
+
     def feed(self, raw: bytes) -> None:
         self.raw_bytes += len(raw)
         if self._inner is None:
