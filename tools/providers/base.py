@@ -19,7 +19,7 @@ from pydantic import BeforeValidator
 
 from ..errors import ErrorKind, ProviderError
 from ..http_policy import HttpPolicy, RetryPolicy
-from ..history import MAX_LIMIT, TaskHistory
+from ..history import MAX_LIMIT, TaskHistory, derived_history
 from ..models import ProviderName, TaskView
 from ..rate_limit import Clock, SlidingWindowLimiter, Sleep
 from ..task_ids import path_segment
@@ -85,6 +85,7 @@ class ProviderClient(ABC):
 
     name: ClassVar[ProviderName]
     label: ClassVar[str]  # the provider's name for people, e.g. "Send.ai"
+    history_note: ClassVar[str] = ""  # where a derived timeline's events come from (no history API)
     id_example: ClassVar[str]
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=2.0, max_s=10.0, human_s=60.0)
 
@@ -216,7 +217,6 @@ class ProviderClient(ABC):
             history.sandbox = True
         return history
 
-    @abstractmethod
     async def read_history(
         self,
         task_id: str | None,
@@ -228,10 +228,8 @@ class ProviderClient(ABC):
         limit: int,
         detailed: bool,
     ) -> TaskHistory:
-        """The provider's history: native where it has one, else derived from the task's timestamps."""
-
-    def task_id_for_derived_history(self, task_id: str | None, history_id: str | None) -> str:
-        """The task id a timestamp-derived history needs; such providers have no history entries to name."""
+        """The provider's history. This default serves providers without a history API: a timeline
+        derived from the task's own timestamps (`read_events`); Ango overrides it with its real one."""
         if history_id:
             raise self.fail(
                 "invalid_argument",
@@ -239,7 +237,15 @@ class ProviderClient(ABC):
                 "for the timeline derived from the task's timestamps.",
             )
         assert task_id is not None  # get_history checked that one of the two was given
-        return task_id
+        view, events = await self.read_events(task_id, team_id=team_id, project_id=project_id)
+        return derived_history(view, events, self.history_note, cursor, limit)
+
+    async def read_events(
+        self, task_id: str, *, team_id: str | None, project_id: str | None
+    ) -> tuple[TaskView, list[tuple[str | None, str]]]:
+        """The task (concise) and its timestamped events, for the default `read_history`; a provider
+        that keeps no history implements this, one with a history API overrides `read_history`."""
+        raise NotImplementedError(f"{type(self).__name__} has neither read_history nor read_events")
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..history import TaskHistory, derived_history
 from ..models import ProviderName, Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import CheckResult, PollCadence, ProviderClient, Text, as_text, first_text
@@ -49,6 +48,7 @@ class DeepomaticTask(BaseModel):
 class DeepomaticClient(ProviderClient):
     name: ClassVar[ProviderName] = "deepomatic"
     label: ClassVar[str] = "Deepomatic"
+    history_note: ClassVar[str] = HISTORY_NOTE
     id_example: ClassVar[str] = "269999729"
     # Inference is machine work measured in seconds (providers.md §6: start at 0.5-1 s, grow to 5 s).
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=1.0, max_s=5.0, human_s=60.0)
@@ -99,19 +99,11 @@ class DeepomaticClient(ProviderClient):
     ) -> TaskView:
         return normalize(await self.fetch_task(task_id), detailed=detailed)
 
-    async def read_history(
-        self,
-        task_id: str | None,
-        *,
-        history_id: str | None,
-        team_id: str | None,
-        project_id: str | None,
-        cursor: str | None,
-        limit: int,
-        detailed: bool,
-    ) -> TaskHistory:
-        task = await self.fetch_task(self.task_id_for_derived_history(task_id, history_id))
-        return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
+    async def read_events(
+        self, task_id: str, *, team_id: str | None, project_id: str | None
+    ) -> tuple[TaskView, list[tuple[str | None, str]]]:
+        task = await self.fetch_task(task_id)
+        return normalize(task, detailed=False), events(task)
 
     async def read_many(
         self,

@@ -14,7 +14,6 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..history import TaskHistory, derived_history
 from ..models import ProviderName, State, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import CheckResult, Object, PollCadence, ProviderClient, Text, as_text, first_text
@@ -62,6 +61,7 @@ class MaxsightClient(ProviderClient):
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=5.0, max_s=30.0, human_s=300.0)
     name: ClassVar[ProviderName] = "maxsight"
     label: ClassVar[str] = "Maxsight"
+    history_note: ClassVar[str] = HISTORY_NOTE
     id_example: ClassVar[str] = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
 
     @staticmethod
@@ -138,19 +138,11 @@ class MaxsightClient(ProviderClient):
     ) -> TaskView:
         return normalize(await self.fetch_task(task_id), detailed=detailed)
 
-    async def read_history(
-        self,
-        task_id: str | None,
-        *,
-        history_id: str | None,
-        team_id: str | None,
-        project_id: str | None,
-        cursor: str | None,
-        limit: int,
-        detailed: bool,
-    ) -> TaskHistory:
-        task = await self.fetch_task(self.task_id_for_derived_history(task_id, history_id))
-        return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
+    async def read_events(
+        self, task_id: str, *, team_id: str | None, project_id: str | None
+    ) -> tuple[TaskView, list[tuple[str | None, str]]]:
+        task = await self.fetch_task(task_id)
+        return normalize(task, detailed=False), events(task)
 
     async def read_for_poll(
         self, task_id: str, *, team_id: str | None, project_id: str | None, deadline: float

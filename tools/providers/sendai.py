@@ -15,7 +15,6 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..history import TaskHistory, derived_history
 from ..models import ProviderName, ExtractedField, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time, parse_time
 from .base import CheckResult, Flag, Items, PollCadence, ProviderClient, Text, as_text, first_text
@@ -84,6 +83,7 @@ class SendaiClient(ProviderClient):
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=2.0, max_s=5.0, human_s=60.0)
     name: ClassVar[ProviderName] = "sendai"
     label: ClassVar[str] = "Send.ai"
+    history_note: ClassVar[str] = HISTORY_NOTE
     id_example: ClassVar[str] = "task_abcdef123456"
 
     @staticmethod
@@ -160,20 +160,11 @@ class SendaiClient(ProviderClient):
     ) -> TaskView:
         return normalize(await self.fetch_task(task_id, team_id, project_id), detailed=detailed)
 
-    async def read_history(
-        self,
-        task_id: str | None,
-        *,
-        history_id: str | None,
-        team_id: str | None,
-        project_id: str | None,
-        cursor: str | None,
-        limit: int,
-        detailed: bool,
-    ) -> TaskHistory:
-        task_id = self.task_id_for_derived_history(task_id, history_id)
+    async def read_events(
+        self, task_id: str, *, team_id: str | None, project_id: str | None
+    ) -> tuple[TaskView, list[tuple[str | None, str]]]:
         task = await self.fetch_task(task_id, team_id, project_id)
-        return derived_history(normalize(task, detailed=False), events(task), HISTORY_NOTE, cursor, limit)
+        return normalize(task, detailed=False), events(task)
 
     async def read_for_poll(
         self, task_id: str, *, team_id: str | None, project_id: str | None, deadline: float
