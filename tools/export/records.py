@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 NO_RAW = msgspec.Raw(b"")
+NULL_RAW = msgspec.Raw(b"null")
 
 
 def raw_field(name: str) -> Any:
