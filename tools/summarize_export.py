@@ -15,6 +15,7 @@ from .export.service import summarize
 from .export.summary import ExportSummary
 from .models import ResponseFormat
 from .results import tool_error, tool_result
+from .summary_resource import summary_label
 
 Source = Annotated[str, Field(description="file path, https URL, or ango:<project_id>")]
 Filter = str | None
@@ -51,4 +52,9 @@ async def summarize_export(
         )
     except ProviderError as error:
         raise tool_error(error) from None
+    label = summary_label(
+        source, stage=stage, batch=batch, annotator=annotator, top_k=top_k, detailed=response_format == "detailed"
+    )
+    summary = state.summaries.add(summary, label)
+    await ctx.notify_resources_changed()  # reaches subscriptions/listen streams (2026-07-28 clients)
     return tool_result(summary)
