@@ -163,10 +163,10 @@ def test_labels_keep_only_a_file_name_or_a_host() -> None:
     )
     assert label == "an export from bucket.s3.amazonaws.com (annotator=Ana@example.com, top_k=5, detailed)"
     assert summary_label("/home/me/private/2024/export.ndjson.gz", stage="Review", batch=None, annotator=None,
-                         top_k=10, detailed=False) == "export.ndjson.gz (stage=Review)"
-    assert summary_label(f"  ango:{PROJECT} ", stage=None, batch=None, annotator=None, top_k=10,
+                         top_k=None, detailed=False) == "export.ndjson.gz (stage=Review)"
+    assert summary_label(f"  ango:{PROJECT} ", stage=None, batch=None, annotator=None, top_k=None,
                          detailed=False) == f"ango:{PROJECT}"
-    assert summary_label("https://[::1", stage=None, batch=None, annotator=None, top_k=10,
+    assert summary_label("https://[::1", stage=None, batch=None, annotator=None, top_k=None,
                          detailed=False) == "an export URL"
 
 

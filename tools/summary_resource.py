@@ -30,9 +30,10 @@ __all__ = ["SUMMARY_MIME_TYPE", "SUMMARY_URI_TEMPLATE", "read_export_summary", "
 
 
 def summary_label(
-    source: str, *, stage: str | None, batch: str | None, annotator: str | None, top_k: int, detailed: bool
+    source: str, *, stage: str | None, batch: str | None, annotator: str | None, top_k: int | None, detailed: bool
 ) -> str:
-    """A short name for a summary that shows where it came from without revealing any secret in it."""
+    """A short name for a summary that shows where it came from without revealing any secret in it, and
+    the arguments that made it (`top_k` only when it is not the default)."""
     source = source.strip()
     if source.lower().startswith("ango:"):
         shown = source
@@ -44,7 +45,7 @@ def summary_label(
     else:
         shown = PurePath(source).name or "a local export"
     parts = [f"{key}={value}" for key, value in (("stage", stage), ("batch", batch), ("annotator", annotator)) if value]
-    parts += [f"top_k={top_k}"] if top_k != 10 else []
+    parts += [f"top_k={top_k}"] if top_k is not None else []
     parts += ["detailed"] if detailed else []
     label = clean_upstream_text(shown, limit=LABEL_CHARS)
     return f"{label} ({', '.join(clean_upstream_text(p, limit=LABEL_CHARS) for p in parts)})" if parts else label
