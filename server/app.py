@@ -12,6 +12,7 @@ import httpx
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, InputRequiredResult
+from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
 from pydantic import ValidationError
@@ -22,10 +23,12 @@ from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.export.download import DownloadPolicy
 from tasklens.tools.export.pipeline import ExportSettings
+from tasklens.tools.export_summaries import SummaryStore
 from tasklens.tools.summarize_export import summarize_export
 from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.poll_task import poll_task
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
+from tasklens.tools.summary_resource import SUMMARY_MIME_TYPE, SUMMARY_URI_TEMPLATE, read_export_summary
 from tasklens.tools.task_resource import TASK_MIME_TYPE, TASK_URI_TEMPLATE, read_task_resource
 
 from . import __version__
@@ -75,8 +78,20 @@ def in_process_sandbox(config: Config, sandbox: Sandbox | None = None) -> tuple[
 
 
 class TasklensServer(MCPServer):
-    """`MCPServer` publishing tidy input schemas (see `tasklens.server.schemas`), and answering a call
-    that does not fit them with one short sentence built from the schema, never from what was sent."""
+    """`MCPServer` publishing tidy input schemas (see `tasklens.server.schemas`), answering a call
+    that does not fit them with one short sentence built from the schema, never from what was sent,
+    and listing the summarize_export results it keeps as resources.
+
+    The SDK's resource manager can add concrete resources but not remove them, so the kept summaries
+    are not registered there: resources/list reads the store each time, and the
+    `export-summary://{summary_id}` template reads them back."""
+
+    def __init__(self, *args: Any, summaries: SummaryStore, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.summaries = summaries
+
+    async def list_resources(self) -> list[MCPResource]:
+        return [*await super().list_resources(), *self.summaries.listing()]
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
@@ -114,11 +129,14 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
             ", ".join(registry.configured) or "none",
         )
         try:
-            yield AppState(registry=registry, exports=export_settings(config, runtime))
+            yield AppState(registry=registry, exports=export_settings(config, runtime), summaries=summaries)
         finally:
             await registry.aclose()
 
-    server = TasklensServer("tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    summaries = SummaryStore()  # outlives lifespans: one per server, shared by its sessions
+    server = TasklensServer(
+        "tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, summaries=summaries
+    )
     for fn, title in (
         (get_task, "Get task"),
         (get_task_history, "Get task history"),
@@ -133,6 +151,13 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
         description=tool_description(read_task_resource),
         mime_type=TASK_MIME_TYPE,
     )(read_task_resource)
+    server.resource(
+        SUMMARY_URI_TEMPLATE,
+        name="export-summary",
+        title="Export summary",
+        description=tool_description(read_export_summary),
+        mime_type=SUMMARY_MIME_TYPE,
+    )(read_export_summary)
     return server
 
 

@@ -11,8 +11,12 @@ needs Node >= 22; so does the Inspector, officially). Then, with `python -m task
 
 * Inspector, over stdio and over streamable HTTP, in both protocol eras (legacy 2025-11-25 and
   modern 2026-07-28): tools/list with --strict schema checks, one tools/call per tool on sandbox ids
-  from the catalog (each provider for get_task, plus one call that must come back isError),
-  resources/templates/list and a resources/read of task://;
+  from the catalog (each provider for get_task, plus one call that must come back isError; the
+  sandbox Ango project for summarize_export), resources/templates/list and a resources/read of
+  task://. Then the export-summary:// resource of the summarize_export call: each Inspector --cli
+  run is a new session, so over HTTP (one server process) resources/list must show it and
+  resources/read return exactly the tool's text, while over stdio (a new server process per run) the
+  read must fail with the clean "run summarize_export again" sentence;
 * conformance suite, over HTTP: the server scenarios that apply to a server without the suite's
   fixture tools (lifecycle, tools-list, ping, DNS rebinding, resources-list, concurrent streams).
 
@@ -50,6 +54,8 @@ SCENARIOS = (
 )
 SERVER = [sys.executable, "-m", "tasklens.server", "serve", "--sandbox"]
 EXIT_IS_ERROR = 5  # the Inspector's exit code when a tool answers isError
+ANGO_PROJECT = "645240ed462db80015ce881f"  # the sandbox's Ango project
+TEMPLATES = ("task://{provider}/{task_id}{?team_id,project_id}", "export-summary://{summary_id}")
 
 
 def sandbox_calls() -> dict[str, list[tuple[str, dict[str, str], bool]]]:
@@ -71,7 +77,9 @@ def sandbox_calls() -> dict[str, list[tuple[str, dict[str, str], bool]]]:
     ]
     ids = json.dumps([e.task_id for e in CATALOG if e.provider == "deepomatic"][:3])
     poll = [("poll_task deepomatic x3 wait_s=0", {"provider": "deepomatic", "task_ids": ids, "wait_s": "0"}, True)]
-    return {"get_task": get_task, "get_task_history": history, "poll_task": poll}
+    # The sandbox builds the Ango project's export on request and serves it behind a signed link.
+    summarize = [(f"summarize_export ango:{ANGO_PROJECT} top_k=3", {"source": f"ango:{ANGO_PROJECT}", "top_k": "3"}, True)]
+    return {"get_task": get_task, "get_task_history": history, "poll_task": poll, "summarize_export": summarize}
 
 
 class Report:
@@ -123,6 +131,7 @@ def inspector_checks(report: Report, inspector: list[str], target: list[str], la
         listed = run([*base, "--method", "tools/list", "--strict", "--format", "json", "-q"], env)
         tools = [t["name"] for t in _result(listed.stdout).get("tools", [])]
         report.add(f"{where}: tools/list --strict", listed.returncode == 0 and bool(tools), _why(listed, f"{len(tools)} tools"))
+        summary: dict[str, Any] = {}
         for tool in tools:
             if tool not in calls:
                 report.add(f"{where}: tools/call {tool}", False, "no sandbox arguments known: add them to CALLS")
@@ -136,12 +145,37 @@ def inspector_checks(report: Report, inspector: list[str], target: list[str], la
                 else:
                     ok = done.returncode == EXIT_IS_ERROR and result.get("isError") is True
                 report.add(f"{where}: tools/call {name}", ok, _why(done, _summary(result)))
+                if tool == "summarize_export" and ok:
+                    summary = result
         templates = run([*base, "--method", "resources/templates/list", "--format", "json", "-q"], env)
         uris = [t.get("uriTemplate") for t in _result(templates.stdout).get("resourceTemplates", [])]
-        report.add(f"{where}: resources/templates/list", "task://{provider}/{task_id}{?team_id,project_id}" in uris, _why(templates, ", ".join(map(str, uris))))
+        report.add(f"{where}: resources/templates/list", all(t in uris for t in TEMPLATES), _why(templates, ", ".join(map(str, uris))))
         read = run([*base, "--method", "resources/read", "--uri", "task://deepomatic/269999729", "--format", "json", "-q"], env)
         contents = _result(read.stdout).get("contents", [{}])
         report.add(f"{where}: resources/read task://deepomatic/269999729", read.returncode == 0 and contents[0].get("mimeType") == "application/json", _why(read, ""))
+        summary_checks(report, base, where, summary, fresh_server=label == "stdio", env=env)
+
+
+def summary_checks(report: Report, base: list[str], where: str, summary: dict[str, Any], *, fresh_server: bool,
+                   env: dict[str, str]) -> None:
+    """The export-summary:// resource of this era's summarize_export call, read in a new Inspector session."""
+    uri = (summary.get("structuredContent") or {}).get("resource")
+    if not isinstance(uri, str) or not uri.startswith("export-summary://"):
+        report.add(f"{where}: export-summary:// resource", False, "the summarize_export call gave no resource URI")
+        return
+    read = run([*base, "--method", "resources/read", "--uri", uri, "--format", "json", "-q"], env)
+    if fresh_server:  # a new server process: nothing is kept, and the error says what to do
+        message = _error_message(read.stderr) or _error_message(read.stdout)
+        ok = read.returncode != 0 and message.endswith("run summarize_export again.")
+        report.add(f"{where}: resources/read {uri} on a fresh server (clean not-found)", ok, message[:100] or _why(read, ""))
+        return
+    listed = run([*base, "--method", "resources/list", "--format", "json", "-q"], env)
+    listed_uris = [r.get("uri") for r in _result(listed.stdout).get("resources", [])]
+    report.add(f"{where}: resources/list shows {uri}", listed.returncode == 0 and uri in listed_uris, _why(listed, f"{len(listed_uris)} resources"))
+    contents = _result(read.stdout).get("contents", [{}])
+    text = "".join(block.get("text", "") for block in summary.get("content", []) if isinstance(block, dict))
+    ok = read.returncode == 0 and contents[0].get("mimeType") == "application/json" and contents[0].get("text") == text
+    report.add(f"{where}: resources/read {uri} (the tool's text)", ok, _why(read, f"{len(contents[0].get('text', ''))} characters"))
 
 
 def conformance_checks(report: Report, conformance: list[str], url: str, env: dict[str, str]) -> None:
@@ -159,8 +193,22 @@ def _result(stdout: str) -> dict[str, Any]:
         return {}
 
 
+def _error_message(output: str) -> str:
+    """The message of the JSON-RPC error the Inspector prints (`{"error": {"message": …}}`), or ''."""
+    for line in reversed(output.strip().splitlines()):
+        try:
+            error = json.loads(line).get("error", {})
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+    return ""
+
+
 def _summary(result: dict[str, Any]) -> str:
     data = result.get("structuredContent")
+    if isinstance(data, dict) and "assets" in data:
+        return f"{data['assets']} assets, {data.get('resource')}"
     if isinstance(data, dict):
         return f"state {data.get('state')}"
     text = "".join(block.get("text", "") for block in result.get("content", []) if isinstance(block, dict))

@@ -55,8 +55,10 @@ async def test_a_local_export_through_the_mcp_client(root: Path, mode: str) -> N
     assert json.loads(text_of(result)) == data and "null" not in text_of(result)
     assert data["source"] == "small.json" and data["assets"] == 150 and data["sandbox"] is True
     assert data["generation"].startswith("mixed") and data["labels"]["classes"]
-    assert {k: v for k, v in zipped.structured_content.items() if k != "source"} == {
-        k: v for k, v in data.items() if k != "source"
+    # Only where it came from differs, and with it the export-summary:// URI it is kept under.
+    assert data["resource"] != zipped.structured_content["resource"]
+    assert {k: v for k, v in zipped.structured_content.items() if k not in ("source", "resource")} == {
+        k: v for k, v in data.items() if k not in ("source", "resource")
     }
 
 
@@ -182,7 +184,7 @@ async def test_an_ango_project_export_over_real_loopback_http_matches_the_refere
     assets = [json.loads(line) for line in archive.read(archive.namelist()[0]).splitlines() if line.strip()]
     got = result.structured_content
     expected = expected_summary(reference(assets), f"ango:{PROJECT}")
-    assert {k: v for k, v in got.items() if k != "sandbox"} == expected
+    assert {k: v for k, v in got.items() if k not in ("sandbox", "resource")} == expected
     assert missing.is_error and "Ango has no project 000000000000000000000000" in text_of(missing)
 
 

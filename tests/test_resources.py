@@ -23,7 +23,8 @@ async def test_task_resource_is_the_same_compact_json_get_task_returns(mode: str
     async with Client(sandbox_server(Sandbox(clock=ManualClock())), mode=mode) as client:
         templates = (await client.list_resource_templates()).resource_templates
         assert [(t.uri_template, t.mime_type) for t in templates] == [
-            ("task://{provider}/{task_id}{?team_id,project_id}", "application/json")
+            ("task://{provider}/{task_id}{?team_id,project_id}", "application/json"),
+            ("export-summary://{summary_id}", "application/json"),  # tests/test_summary_resources.py
         ]
         for provider in ("deepomatic", "sendai", "maxsight", "ango"):
             entry = next(e for e in CATALOG if e.provider == provider and (provider != "sendai" or e.project_id == "proj_123456"))

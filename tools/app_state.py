@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 from mcp.server.mcpserver import Context
 
 from .export.pipeline import ExportSettings
+from .export_summaries import SummaryStore
 from .providers import ProviderRegistry
 
 
 @dataclass
 class AppState:
-    """Lives for the server's lifetime: the provider clients (one pooled HTTP client each) and what
-    summarize_export may read."""
+    """Lives for the server's lifetime: the provider clients (one pooled HTTP client each), what
+    summarize_export may read, and its last results (the export-summary:// resources)."""
 
     registry: ProviderRegistry
     exports: ExportSettings = field(default_factory=ExportSettings)
+    summaries: SummaryStore = field(default_factory=SummaryStore)
 
 
 def app_state(ctx: Context) -> AppState:

@@ -15,10 +15,12 @@ from .export.service import summarize
 from .export.summary import ExportSummary
 from .models import ResponseFormat
 from .results import tool_error, tool_result
+from .summary_resource import summary_label
 
 Source = Annotated[str, Field(description="file path, https URL, or ango:<project_id>")]
 Filter = str | None
 TopK = Annotated[int, Field(ge=1, le=50)]
+DEFAULT_TOP_K = 10
 
 
 async def summarize_export(
@@ -27,7 +29,7 @@ async def summarize_export(
     stage: Filter = None,
     batch: Filter = None,
     annotator: Filter = None,
-    top_k: TopK = 10,
+    top_k: TopK = DEFAULT_TOP_K,
     response_format: ResponseFormat = "concise",
 ) -> Annotated[CallToolResult, ExportSummary]:
     """Summarize an Ango export (JSON or NDJSON, zip or gz; any size, one pass): labels per class, answers,
@@ -51,4 +53,14 @@ async def summarize_export(
         )
     except ProviderError as error:
         raise tool_error(error) from None
+    label = summary_label(
+        source,
+        stage=stage,
+        batch=batch,
+        annotator=annotator,
+        top_k=None if top_k == DEFAULT_TOP_K else top_k,
+        detailed=response_format == "detailed",
+    )
+    summary = state.summaries.add(summary, label)
+    await ctx.notify_resources_changed()  # reaches subscriptions/listen streams (2026-07-28 clients)
     return tool_result(summary)

@@ -118,8 +118,10 @@ OBJECT = WithJsonSchema({"type": "object"})
 
 class ExportSummary(Compact):
     # An Ango export, summarized in one streaming pass; empty sections are omitted. `records` (records
-    # read) appears only when filters dropped some. No docstring: it would be published in the schema.
+    # read) appears only when filters dropped some; `resource` is the export-summary:// URI the server
+    # keeps it under. No docstring: it would be published in the schema.
     source: str
+    resource: str | None = None
     sandbox: bool | None = None
     assets: int
     records: int | None = None
@@ -185,7 +187,7 @@ def build_summary(
     while True:
         summary = _render(acc, source=source, k=k, top_k=top_k, detailed=detailed, sandbox=sandbox,
                           unreadable=unreadable)
-        if k <= 1 or token_estimate(compact_json(summary)) <= budget:
+        if k <= 1 or token_estimate(compact_json(summary)) + RESOURCE_FIELD_TOKENS <= budget:
             return summary
         k = max(1, k * 2 // 3)
 
@@ -196,6 +198,11 @@ def token_estimate(text: str) -> float:
     is counted as 2 tokens (CJK is about 1, emoji up to 3)."""
     other = len(text) - len(text.encode("ascii", "ignore"))
     return (len(text) - other) / 2.5 + 2 * other
+
+
+# The server adds `"resource":"export-summary://<12 hex>"` after building the summary (the id is a hash
+# of the summary), so the budget leaves room for it.
+RESOURCE_FIELD_TOKENS = token_estimate('"resource":"export-summary://0123456789ab",')
 
 
 def _render(acc: Accumulator, *, source: str, k: int, top_k: int, detailed: bool, sandbox: bool,
