@@ -13,7 +13,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp_harness import text_of, tokens, wire_json
 from virtual_time import VirtualTime, virtual_server
 
@@ -223,9 +223,14 @@ async def test_progress_reaches_a_real_client_at_least_every_5_s(mode: str) -> N
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((vt.now(), progress, total, message))
 
+    # Over a wire (stdio, HTTP) the client puts a progressToken in `_meta` when it passes a callback, in
+    # both protocol modes; the SDK's in-memory modern mode calls the callback directly and drops the
+    # token, so this test sends the token a wire client would send.
+    meta: dict[str, Any] = {"progress_token": "poll"} if mode == "auto" else {}
     async with vt.running(), Client(virtual_server(sandbox, vt), mode=mode) as client:
         result = await client.call_tool(
-            "poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 50}, progress_callback=on_progress
+            "poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 50}, progress_callback=on_progress,
+            meta=meta or None,
         )
     assert not result.is_error and result.structured_content["all_terminal"]
     times = [0.0] + [at for at, *_ in seen] + [result.structured_content["waited_s"]]
@@ -235,6 +240,28 @@ async def test_progress_reaches_a_real_client_at_least_every_5_s(mode: str) -> N
     assert values[-1] == 100 and all(float(total or 0) == 100 for *_, total, _ in seen)
     assert seen[-1][3].startswith("100/100 done")
     assert any("running" in (message or "") for *_, message in seen)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_no_progress_token_no_heartbeat(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that asked for no progress gets none, and the poll does not even try: no heartbeat
+    wakes every few seconds to report into the void."""
+    reports: list[float] = []
+
+    async def counted(self: Context, progress: float, total: float | None = None, message: str | None = None) -> None:
+        reports.append(progress)
+
+    monkeypatch.setattr(Context, "report_progress", counted)
+    sandbox = Sandbox(clock=ManualClock())
+    vt = VirtualTime(sandbox.clock)  # type: ignore[arg-type]
+    ids = sandbox.add_deepomatic_tasks(10, finish_between=(8, 45), error_rate=0, seed=9)
+    async with vt.running(), Client(virtual_server(sandbox, vt), mode=mode) as client:
+        data = (await call(client, provider="deepomatic", task_ids=ids, wait_s=50)).structured_content
+        assert data["all_terminal"] and data["waited_s"] > 8
+        assert reports == []
+        await client.call_tool("poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 0},
+                               meta={"progress_token": "p"})
+        assert len(reports) == 1  # the same poll with a token does report (one round: one notification)
 
 
 async def _loopback_client_and_pool(sandbox: Sandbox, origin: str) -> tuple[MCPServer, httpx.AsyncHTTPTransport]:
