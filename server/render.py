@@ -2,9 +2,10 @@
 
 Structured content is nested JSON. For reading, scalars become `key  value` lines (nested objects
 flattened with dotted keys, lists of scalars joined with commas) and lists of objects become small
-tables after them. Nothing is dropped; anything that does not fit a cell is shown as compact JSON. Every
-string is stripped of control characters, so a value from upstream cannot move the cursor or recolour
-the terminal.
+tables after them. A table's columns of lists (poll_task's `ids`) come last, and the last column is never
+cut: it can run on without breaking the alignment. Anything else that does not fit a cell is shown as
+compact JSON. Every string is stripped of control characters, so a value from upstream cannot move the
+cursor or recolour the terminal.
 """
 
 from __future__ import annotations
@@ -66,11 +67,14 @@ def _flatten(
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
-    """Rows of objects as aligned columns (the union of their keys, in first-seen order)."""
+    """Rows of objects as aligned columns (the union of their keys, in first-seen order, columns of
+    lists last); every column but the last is cut at `CELL_LIMIT` characters."""
     columns: list[str] = []
     for row in rows:
         columns += [str(key) for key in row if str(key) not in columns]
-    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    holds_lists = {column: any(isinstance(row.get(column), list) for row in rows) for column in columns}
+    columns.sort(key=lambda column: holds_lists[column])  # stable: first-seen order otherwise
+    cells = [[_cell(row.get(column), cut=i < len(columns) - 1) for i, column in enumerate(columns)] for row in rows]
     numeric = [
         all(isinstance(row.get(c), (int, float)) and not isinstance(row.get(c), bool) for row in rows if c in row)
         for c in columns
@@ -84,6 +88,9 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return [line(columns), *(line(values) for values in cells)]
 
 
-def _cell(value: Any) -> str:
-    text = scalar(value)
-    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"
+def _cell(value: Any, *, cut: bool) -> str:
+    if isinstance(value, list) and all(not isinstance(item, (dict, list)) for item in value):
+        text = ", ".join(scalar(item) for item in value)
+    else:
+        text = scalar(value)
+    return text if not cut or len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "…"

@@ -42,7 +42,6 @@ from mcp_harness import tokens
 
 from tasklens.server.sandbox import SANDBOX_KEYS, Sandbox, serve_on_loopback
 from tasklens.server.sandbox.requestlog import RequestLog
-from tasklens.tools.models import TERMINAL_STATES
 
 ERROR_RATE = 0.1
 CHUNK = 100  # poll_task takes at most 100 ids per call
@@ -201,10 +200,11 @@ async def poll_task_agent(client: Client, sandbox: Sandbox, n: int, window: tupl
                 raise RuntimeError(str(result.content))
             data = result.structured_content
             spent += tokens(data)
-            for row in data["tasks"]:
-                if row.get("state") in TERMINAL_STATES:
-                    scenario.learn(row["id"])
-            pending = [row["id"] for row in data["tasks"] if row.get("state") not in TERMINAL_STATES]
+            for group in data["tasks"]:
+                for task_id in group["ids"]:
+                    if group.get("terminal"):
+                        scenario.learn(task_id)
+            pending = [task_id for group in data["tasks"] if not group.get("terminal") for task_id in group["ids"]]
             if pending:
                 await anyio.sleep(data.get("next_poll_s", 1))
 

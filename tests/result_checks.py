@@ -9,6 +9,8 @@ from typing import Any
 from mcp.types import CallToolResult
 from mcp_harness import text_of
 
+from tasklens.tools.models import TERMINAL_STATES
+
 ERROR_CAP = 600  # characters of an isError text: one sentence, plus at most a cleaned upstream quote
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
@@ -21,6 +23,8 @@ def check_result(tool: str, arguments: dict[str, Any], result: CallToolResult) -
     assert "Traceback" not in text and 'File "' not in text, text[:300]
     if not result.is_error:
         assert result.structured_content is not None and json.loads(text) == result.structured_content
+        if tool == "poll_task":
+            poll_rows(result.structured_content)
         return
     assert len(text) <= ERROR_CAP, text[:300]
     assert not CONTROL.search(text) and "\n" not in text, repr(text[:300])
@@ -30,3 +34,22 @@ def check_result(tool: str, arguments: dict[str, Any], result: CallToolResult) -
     for value in arguments.values():
         if isinstance(value, str) and len(value) > 60:
             assert value[:60] not in text, "an error must not quote a long argument back"
+
+
+def poll_rows(content: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A poll_task result as one dict per task id (its group's fields plus `id`), checking the grouping:
+    every id in exactly one non-empty group, `terminal` and `changed` stated wherever a state is, and
+    `terminal` true exactly for the terminal states."""
+    rows: dict[str, dict[str, Any]] = {}
+    for group in content["tasks"]:
+        fields = {key: value for key, value in group.items() if key != "ids"}
+        assert group["ids"], group
+        if "state" in fields:
+            assert fields["terminal"] is (fields["state"] in TERMINAL_STATES), group
+            assert isinstance(fields["changed"], bool), group
+        else:
+            assert set(fields) == {"error"}, group  # never read: only why
+        for task_id in group["ids"]:
+            assert task_id not in rows, f"{task_id} is in two groups"
+            rows[task_id] = {"id": task_id, **fields}
+    return rows

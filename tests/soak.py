@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script as w
 
 from catalog_calls import catalog_calls, unthrottled_server  # noqa: E402
 from mcp_harness import text_of  # noqa: E402
-from result_checks import check_result  # noqa: E402
+from result_checks import check_result, poll_rows  # noqa: E402
 from warp_time import WarpTime  # noqa: E402
 
 from tasklens.server.sandbox import ManualClock, Sandbox, serve_on_loopback  # noqa: E402
@@ -210,14 +210,14 @@ def _first_difference(content: Any, reference: Any) -> str:
 
 
 def _rows_correct_or_failed(content: Any, reference: Any) -> bool:
-    """A batch answer (poll_task) where every row is either the fault-free row or says it could not be
-    read: per-task failures are reported per task, by design, and the call succeeds with the rest."""
+    """A batch answer (poll_task) where every task reads as in the fault-free answer or says it could
+    not be read: per-task failures are reported per task, by design, and the call succeeds with the rest."""
     if not isinstance(content, dict) or not isinstance(reference, dict) or "tasks" not in content:
         return False
-    rows, expected_rows = content["tasks"], reference.get("tasks", [])
-    if [row.get("id") for row in rows] != [row.get("id") for row in expected_rows]:
+    rows, expected_rows = poll_rows(content), poll_rows(reference)
+    if set(rows) != set(expected_rows):
         return False
-    pairs = list(zip(rows, expected_rows, strict=True))
+    pairs = [(rows[task_id], expected_rows[task_id]) for task_id in expected_rows]
     ok = [
         row == want
         or (set(row) == {"id", "error"} and row["error"])

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from tasklens.server.call_command import CallRequest, parse_call_argv, run_call
 from tasklens.server.cli import main
 from tasklens.server.render import render_result
+from tasklens.server.sandbox.catalog import CATALOG
 from tasklens.server.tool_args import UsageError, parse_tool_arguments
 
 pytestmark = pytest.mark.anyio
@@ -211,3 +212,29 @@ def test_the_installed_entry_point_exits_0_and_keeps_stdout_for_the_result() -> 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "succeeded"
     assert done.stderr == ""  # no INFO logging for people unless TASKLENS_LOG_LEVEL asks
+
+
+async def test_a_poll_shows_every_id_with_its_group(capsys: pytest.CaptureFixture[str]) -> None:
+    """poll_task's groups are a table whose last column, the ids, is never cut: a person sees them all."""
+    ango = [entry.task_id for entry in CATALOG if entry.provider == "ango"]
+    code, text, err = await run_cli(
+        ["call", "--sandbox", "poll_task", "--provider", "ango", "--task-ids", ",".join(ango), "--wait-s", "0"], capsys
+    )
+    assert code == 0 and err == ""
+    lines = text.splitlines()
+    header = lines[lines.index("tasks:") + 1]
+    assert header.split() == ["state", "terminal", "changed", "ids"]
+    waiting = next(line for line in lines if line.split()[:1] == ["waiting_on_human"])
+    assert len(waiting) > 60 and "…" not in text
+    assert all(task_id in text for task_id in ango)
+
+
+def test_list_columns_go_last_and_the_last_column_is_not_cut() -> None:
+    long = "x" * 80
+    text = render_result({"rows": [{"ids": ["1", "2"], "a": long, "b": "y"}, {"a": "z", "ids": ["3"]}]})
+    cut = "x" * 59 + "…"  # CELL_LIMIT characters
+    assert text.splitlines() == [
+        "rows:", "  " + "a".ljust(60) + "  b  ids", "  " + cut + "  y  1, 2", "  " + "z".ljust(60) + "     3"
+    ]
+    last = render_result({"rows": [{"a": "z", "detail": long}]}).splitlines()[-1]
+    assert last.endswith(long)

@@ -13,8 +13,9 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp_harness import text_of, tokens, wire_json
+from result_checks import poll_rows
 from virtual_time import VirtualTime, virtual_server
 
 from tasklens.server.app import build_server, sandbox_providers
@@ -67,7 +68,7 @@ async def test_every_completion_is_reported_none_early_none_missed() -> None:
             assert returned - started <= 30 + 1e-6 and data["waited_s"] <= 30
             assert tokens(data) <= RESULT_BUDGET
             reads = [r.at for r in deepomatic_requests(sandbox) if started <= r.at <= returned]
-            for row in data["tasks"]:
+            for row in poll_rows(data).values():
                 if row.get("state") in TERMINAL_STATES and row["id"] not in seen_terminal:
                     seen_terminal[row["id"]] = (row["state"], max(reads))
             if not data["all_terminal"]:
@@ -97,7 +98,8 @@ async def test_latency_stays_within_the_backed_off_interval() -> None:
     rounds = [r.at for r in deepomatic_requests(sandbox)]
     assert all(later - earlier <= 5 * 1.2 + 1e-9 for earlier, later in zip(rounds, rounds[1:], strict=False))
     # the worst case for tokens: all 100 changed in this call, some failed with a detail
-    assert all(row.get("changed") for row in data["tasks"])
+    assert all(row["changed"] for row in poll_rows(data).values())
+    print("poll_task result tokens (o200k_base), 100 Deepomatic tasks, all changed:", tokens(data))
     assert tokens(data) <= RESULT_BUDGET, tokens(data)
     assert tokens(wire_json(result)) <= 2.6 * tokens(data)
 
@@ -111,8 +113,7 @@ async def test_wait_s_zero_is_one_batched_read() -> None:
     assert len(deepomatic_requests(sandbox)) == 1
     assert data["waited_s"] == 0 and data["all_terminal"] is False
     assert data["counts"] == {"running": 40} and data["next_poll_s"] >= 1
-    assert [row["id"] for row in data["tasks"]] == ids
-    assert data["tasks"][0] == {"id": ids[0], "state": "running"}
+    assert data["tasks"] == [{"state": "running", "terminal": False, "changed": False, "ids": ids}]
 
 
 async def test_unknown_ids_and_bad_ids_are_reported_per_task() -> None:
@@ -122,7 +123,7 @@ async def test_unknown_ids_and_bad_ids_are_reported_per_task() -> None:
         data = (
             await call(client, provider="deepomatic", task_ids=[DEEPOMATIC_DOC_TASK, "999999999", "../x"], wait_s=5)
         ).structured_content
-        rows = {row["id"]: row for row in data["tasks"]}
+        rows = poll_rows(data)
         assert rows[DEEPOMATIC_DOC_TASK]["state"] == "succeeded"
         assert "no task 999999999" in rows["999999999"]["error"]
         assert "characters an id cannot have" in rows["../x"]["error"]
@@ -136,7 +137,7 @@ async def test_unknown_ids_and_bad_ids_are_reported_per_task() -> None:
         data = (
             await call(client, provider="ango", task_ids=[ANGO_HOLD_TASK, "ffffffffffffffffffffffff"], wait_s=0)
         ).structured_content
-        rows = {row["id"]: row for row in data["tasks"]}
+        rows = poll_rows(data)
         assert rows[ANGO_HOLD_TASK]["state"] == "waiting_on_human"
         assert "HTTP 404" in rows["ffffffffffffffffffffffff"]["error"]
 
@@ -148,7 +149,7 @@ async def test_until_change_returns_at_the_first_change() -> None:
     first = min(sandbox.deepomatic_finish_time(i) or 0 for i in ids)
     async with vt.running(), Client(virtual_server(sandbox, vt)) as client:
         data = (await call(client, provider="deepomatic", task_ids=ids, wait_s=50, until="change")).structured_content
-    changed = [row for row in data["tasks"] if row.get("changed")]
+    changed = [row for row in poll_rows(data).values() if row["changed"]]
     assert changed and all(row["state"] == "succeeded" for row in changed)
     assert first <= data["waited_s"] <= first + 6
     assert data["note"].startswith("Stopped: a task changed")
@@ -161,7 +162,7 @@ async def test_until_actionable_stops_when_a_task_needs_a_person() -> None:
         data = (
             await call(client, provider="sendai", task_ids=[SENDAI_MOVING_TASK], wait_s=50, until="actionable")
         ).structured_content
-    row = data["tasks"][0]
+    row = poll_rows(data)[SENDAI_MOVING_TASK]
     assert row["state"] == "waiting_on_human" and row["changed"] is True and "detail" in row
     assert SENDAI_MOVING_STEPS[0] <= data["waited_s"] <= SENDAI_MOVING_STEPS[0] + 5
     assert data["next_poll_s"] >= 60  # a person must act: come back in minutes, not seconds
@@ -223,9 +224,14 @@ async def test_progress_reaches_a_real_client_at_least_every_5_s(mode: str) -> N
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((vt.now(), progress, total, message))
 
+    # Over a wire (stdio, HTTP) the client puts a progressToken in `_meta` when it passes a callback, in
+    # both protocol modes; the SDK's in-memory modern mode calls the callback directly and drops the
+    # token, so this test sends the token a wire client would send.
+    meta: dict[str, Any] = {"progress_token": "poll"} if mode == "auto" else {}
     async with vt.running(), Client(virtual_server(sandbox, vt), mode=mode) as client:
         result = await client.call_tool(
-            "poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 50}, progress_callback=on_progress
+            "poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 50}, progress_callback=on_progress,
+            meta=meta or None,
         )
     assert not result.is_error and result.structured_content["all_terminal"]
     times = [0.0] + [at for at, *_ in seen] + [result.structured_content["waited_s"]]
@@ -235,6 +241,28 @@ async def test_progress_reaches_a_real_client_at_least_every_5_s(mode: str) -> N
     assert values[-1] == 100 and all(float(total or 0) == 100 for *_, total, _ in seen)
     assert seen[-1][3].startswith("100/100 done")
     assert any("running" in (message or "") for *_, message in seen)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_no_progress_token_no_heartbeat(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that asked for no progress gets none, and the poll does not even try: no heartbeat
+    wakes every few seconds to report into the void."""
+    reports: list[float] = []
+
+    async def counted(self: Context, progress: float, total: float | None = None, message: str | None = None) -> None:
+        reports.append(progress)
+
+    monkeypatch.setattr(Context, "report_progress", counted)
+    sandbox = Sandbox(clock=ManualClock())
+    vt = VirtualTime(sandbox.clock)  # type: ignore[arg-type]
+    ids = sandbox.add_deepomatic_tasks(10, finish_between=(8, 45), error_rate=0, seed=9)
+    async with vt.running(), Client(virtual_server(sandbox, vt), mode=mode) as client:
+        data = (await call(client, provider="deepomatic", task_ids=ids, wait_s=50)).structured_content
+        assert data["all_terminal"] and data["waited_s"] > 8
+        assert reports == []
+        await client.call_tool("poll_task", {"provider": "deepomatic", "task_ids": ids, "wait_s": 0},
+                               meta={"progress_token": "p"})
+        assert len(reports) == 1  # the same poll with a token does report (one round: one notification)
 
 
 async def _loopback_client_and_pool(sandbox: Sandbox, origin: str) -> tuple[MCPServer, httpx.AsyncHTTPTransport]:
@@ -283,5 +311,23 @@ async def test_a_100_task_ango_result_fits_the_budget_too() -> None:
     ids = seeded_ango_ids(sandbox, 100, exclude=[])
     async with vt.running(), Client(virtual_server(sandbox, vt)) as client:
         data = (await call(client, provider="ango", task_ids=ids, wait_s=0, project_id=ANGO_PROJECT)).structured_content
-    assert len(data["tasks"]) == 100 and sum(data["counts"].values()) == 100
+    assert len(poll_rows(data)) == 100 and sum(data["counts"].values()) == 100
+    print("poll_task result tokens (o200k_base), 100 seeded Ango tasks:", tokens(data))
+    assert tokens(data) <= RESULT_BUDGET, tokens(data)
+
+
+async def test_unknown_ango_ids_share_one_error_sentence() -> None:
+    """Ango's 404 sentence names the id; twenty unknown ids make one group whose sentence says `<id>`,
+    not twenty sentences (which cost more than the hundred ids of a poll)."""
+    sandbox = Sandbox(clock=ManualClock())
+    vt = VirtualTime(sandbox.clock)  # type: ignore[arg-type]
+    unknown = [f"{0xBADC0DE000000000000000 + n:024x}" for n in range(20)]
+    ids = seeded_ango_ids(sandbox, 78, exclude=[]) + unknown  # 98 reads and the project's: under 100 a minute
+    async with vt.running(), Client(virtual_server(sandbox, vt)) as client:
+        data = (await call(client, provider="ango", task_ids=ids, wait_s=0, project_id=ANGO_PROJECT)).structured_content
+    errors = [group for group in data["tasks"] if "error" in group]
+    assert len(errors) == 1 and errors[0]["ids"] == unknown, errors
+    assert errors[0]["error"].startswith("Ango has no task <id> (HTTP 404)")
+    assert data["counts"]["error"] == 20 and len(poll_rows(data)) == 98
+    print("poll_task result tokens (o200k_base), 78 seeded and 20 unknown Ango ids:", tokens(data))
     assert tokens(data) <= RESULT_BUDGET, tokens(data)

@@ -13,7 +13,7 @@ from .errors import ProviderError
 from .get_task import ProjectId, TeamId
 from .models import ProviderName
 from .poll_result import PollResult
-from .poller import MAX_TASKS, MAX_WAIT_S, Until, poll
+from .poller import MAX_TASKS, MAX_WAIT_S, Progress, Until, poll
 from .results import tool_error, tool_result
 from .task_ids import id_text
 
@@ -48,8 +48,17 @@ async def poll_task(
             until=until,
             team_id=team_id,
             project_id=project_id,
-            progress=ctx.report_progress,
+            progress=_progress(ctx),
         )
     except ProviderError as error:
         raise tool_error(error) from None
     return tool_result(result)
+
+
+def _progress(ctx: Context) -> Progress | None:
+    """`ctx.report_progress` if the client asked for progress, else None (no heartbeat at all).
+
+    A client asks by sending a `progressToken` in the request's `_meta`; without one the SDK drops every
+    notification, so a heartbeat would wake every few seconds for nothing while the poll waits."""
+    meta = ctx.request_context.meta or {}
+    return ctx.report_progress if meta.get("progress_token") is not None else None

@@ -35,7 +35,7 @@ import anyio
 
 from .errors import ProviderError, clean_upstream_text
 from .models import TaskView
-from .poll_result import PollResult, PollRow
+from .poll_result import PollResult, TaskLine, fitted
 from .providers.base import ProviderClient
 
 logger = logging.getLogger("tasklens.poll")
@@ -51,7 +51,6 @@ PROGRESS_EVERY_S = 4.0  # heartbeat period: under the 5 s an agent's client may 
 JITTER = 0.2
 BATCH_WINDOW_S = 1.0  # tasks due this soon after the first due one join its round
 PACE_MEMORY = 10_000  # tasks whose poll cadence a client remembers between calls
-MAX_DETAILS = 25  # rows with a detail; past that the note says get_task has the rest
 DETAIL_LIMIT = 120
 ERROR_LIMIT = 160
 # Failures that another read would only repeat: the task is settled as "could not be read".
@@ -275,7 +274,6 @@ class Poller:
         read = [task for task in self.tasks if task.view is not None]
         if not read:
             raise self._nothing_polled()
-        rows, details_cut = self._rows()
         counts = Counter(task.view.state for task in read if task.view is not None)
         unread = len(self.tasks) - len(read)
         if unread:
@@ -283,16 +281,16 @@ class Poller:
         pending = [task for task in self.tasks if not task.settled]
         next_poll = self._next_poll_s(pending, now) if pending else None
         self._remember()
-        return PollResult(
+        return fitted(self._lines(), lambda groups, sentences_cut: PollResult(
             provider=self.client.name,
             sandbox=True if self.client.settings.sandbox else None,
             all_terminal=all(task.view is not None and task.view.terminal for task in self.tasks),
             counts=dict(counts),
             waited_s=round(now - self.start, 1),
             next_poll_s=next_poll,
-            note=self._note(reason, pending, details_cut),
-            tasks=rows,
-        )
+            note=self._note(reason, pending, sentences_cut),
+            tasks=groups,
+        ))
 
     def _next_poll_s(self, pending: list[Tracked], now: float) -> int:
         """Seconds until a new call's first round is worth making and fits under the rate limit."""
@@ -302,34 +300,25 @@ class Poller:
         wait = max(soonest - now, self._limiter_wait(len(pending)))
         return max(1, math.ceil(wait))
 
-    def _rows(self) -> tuple[list[PollRow], bool]:
-        rows: list[PollRow] = []
-        details = 0
-        cut = False
+    def _lines(self) -> list[TaskLine]:
+        lines: list[TaskLine] = []
         for task in self.tasks:
-            view = task.view
-            error = _row_error(task.error) if task.error is not None else None
-            if view is None:
-                rows.append(PollRow(id=task.id, error=error))
-                continue
+            view, error = task.view, task.error
             detail = None
-            if view.detail and (task.changed or view.state in ("failed", "unknown")):
-                if details < MAX_DETAILS:
-                    detail = clean_upstream_text(view.detail, limit=DETAIL_LIMIT)
-                    details += 1
-                else:
-                    cut = True
-            rows.append(PollRow(
+            if view is not None and view.detail and (task.changed or view.state in ("failed", "unknown")):
+                detail = clean_upstream_text(view.detail, limit=DETAIL_LIMIT)
+            lines.append(TaskLine(
                 id=task.id,
-                state=view.state,
-                changed=True if task.changed else None,
-                raw_status=view.raw_status if view.state == "unknown" else None,
+                state=view.state if view is not None else None,
+                changed=task.changed,
+                raw_status=view.raw_status if view is not None and view.state == "unknown" else None,
                 detail=detail,
-                error=error,
+                error=_row_error(error) if error is not None else None,
+                error_kind=_error_kind(error) if error is not None else None,
             ))
-        return rows, cut
+        return lines
 
-    def _note(self, reason: str | None, pending: list[Tracked], details_cut: bool) -> str | None:
+    def _note(self, reason: str | None, pending: list[Tracked], sentences_cut: bool) -> str | None:
         people = sum(task.human for task in pending)
         if reason == "settled":
             unread = sum(task.view is None for task in self.tasks)
@@ -345,8 +334,8 @@ class Poller:
         else:
             lead = "Read once" if self.wait_s == 0 else "Wait over"
             note = f"{lead}; {len(pending)} not finished" + (f", {people} of them waiting on a person." if people else ".")
-        if details_cut:
-            note += f" Details shown for the first {MAX_DETAILS} tasks; get_task gives the rest."
+        if sentences_cut:
+            note += " Some details and errors left out for length; get_task gives them."
         return note
 
     def _nothing_polled(self) -> ProviderError:
@@ -365,9 +354,15 @@ class Poller:
 
 def _row_error(error: ProviderError) -> str:
     """One short, trusted sentence for a task that could not be read."""
-    if error.kind == "rate_limited":  # next_poll_s says when; no need to repeat it on every row
-        return "not read: rate limited"
+    if error.kind == "rate_limited":  # next_poll_s says when; no need to repeat it for every task
+        return _error_kind(error)
     return clean_upstream_text(error.hint or error.for_model(), limit=ERROR_LIMIT)
+
+
+def _error_kind(error: ProviderError) -> str:
+    """The failure in a few words, shared by every task that failed the same way."""
+    status = f" (HTTP {error.http_status})" if error.http_status else ""
+    return f"not read: {error.kind.replace('_', ' ')}{status}"
 
 
 async def poll(
