@@ -208,7 +208,7 @@ class Accumulator:
         self._asset_keys: list[str] = []
         self._kind_keys: list[str] = []
         # this batch's questions: parent path (None: the asset's own) and raw JSON, turned into bytes
-        # all at once in `_count_questions` (one `bytes()` per question was a tenth of the pass)
+        # all at once in `_count_questions` (a `bytes()` per question cost 3-5 µs of an asset's ~50)
         self._question_parents: list[str | None] = []
         self._raw_questions: list[msgspec.Raw] = []
         self._question_events: dict[tuple[str | None, bytes], _Events] = {}  # bounded cache
