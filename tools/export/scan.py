@@ -75,37 +75,16 @@ class Decoders:
     def piece(self, piece: bytes, offset: int) -> list[Asset] | object:
         """Decode one piece: its assets, or `_TRUNCATED` when it ends inside a value."""
         try:
-            return [self.one.decode(piece)]
+            return _split_decode(piece, offset, self.one.decode, self.many.decode)
         except msgspec.ValidationError:
             return self._generic(piece, offset)
-        except msgspec.DecodeError as error:
-            message = str(error)
-            if message.startswith("Input data was truncated"):
-                return _TRUNCATED
-            if "trailing characters" not in message:
-                raise _format_error(message, offset) from None
-        # A boundary was missed (the next element starts with another key): decode them as a list.
-        try:
-            return self.many.decode(b"[" + piece + b"]")
-        except msgspec.ValidationError:
-            return self._generic(piece, offset)
-        except msgspec.DecodeError as error:
-            raise _format_error(str(error), offset - 1) from None
 
     def _generic(self, piece: bytes, offset: int) -> list[Asset] | object:
         """The slow path for records with odd types: decode untyped, then repair each record."""
-        try:
-            values = [msgspec.json.decode(piece)]
-        except msgspec.DecodeError as error:  # the typed pass stopped at a type error before this
-            message = str(error)
-            if message.startswith("Input data was truncated"):
-                return _TRUNCATED
-            if "trailing characters" not in message:
-                raise _format_error(message, offset) from None
-            try:
-                values = msgspec.json.decode(b"[" + piece + b"]")
-            except msgspec.DecodeError as error:
-                raise _format_error(str(error), offset - 1) from None
+        values = _split_decode(piece, offset, msgspec.json.decode, msgspec.json.decode)
+        if values is _TRUNCATED:  # the typed pass stopped at a type error before the cut
+            return _TRUNCATED
+        assert isinstance(values, list)
         return [asset for value in values if (asset := self._repair(value, offset)) is not None]
 
     def _repair(self, value: Any, offset: int) -> Asset | None:
@@ -121,6 +100,28 @@ class Decoders:
                     break
         self.unreadable.add(offset)
         return None
+
+
+def _split_decode(piece: bytes, offset: int, one: Callable[[bytes], Any], many: Callable[[bytes], Any]) -> list[Any] | object:
+    """One piece as a list of records: one record, or several when a boundary was missed (the next
+    element starts with another key); `_TRUNCATED` when it ends inside a value. A syntax error is
+    raised as an `ExportFormatError` at its offset; a `ValidationError` passes through to the caller."""
+    try:
+        return [one(piece)]
+    except msgspec.ValidationError:
+        raise
+    except msgspec.DecodeError as error:
+        message = str(error)
+        if message.startswith("Input data was truncated"):
+            return _TRUNCATED
+        if "trailing characters" not in message:
+            raise _format_error(message, offset) from None
+    try:
+        return many(b"[" + piece + b"]")
+    except msgspec.ValidationError:
+        raise
+    except msgspec.DecodeError as error:
+        raise _format_error(str(error), offset - 1) from None
 
 
 def _delete_path(value: Any, message: str) -> bool:
