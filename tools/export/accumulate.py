@@ -153,6 +153,20 @@ class PersonStat:
         self.rejected = 0
         self.accepted = 0
 
+    def judged(self, status: str) -> None:
+        """A labeler's visit that a review has judged."""
+        self.reviewed += 1
+        self.rejected += status == "Rejected"
+
+    def gave_review(self, status: str, duration: float | None) -> None:
+        """A reviewer's review, and the time it took."""
+        self.visits += 1
+        self.reviewed += 1
+        self.rejected += status == "Rejected"
+        self.accepted += status == "Accepted"
+        if duration is not None:
+            self.sketch.add(duration)
+
 
 class Examples:
     """A count plus the first `MAX_EXAMPLES` names, in file order."""
@@ -435,16 +449,9 @@ class Accumulator:
                     self.reviewed_assets += 1
                     self.first_pass_accepted += status == "Accepted"
                 if who is not None:
-                    reviewer = self._person(self.reviewers, who)
-                    reviewer.visits += 1
-                    reviewer.reviewed += 1
-                    reviewer.rejected += status == "Rejected"
-                    reviewer.accepted += status == "Accepted"
-                    if duration is not None:
-                        reviewer.sketch.add(duration)
+                    self._person(self.reviewers, who).gave_review(status, duration)
                 for labeler in awaiting:
-                    labeler.reviewed += 1
-                    labeler.rejected += status == "Rejected"
+                    labeler.judged(status)
                 awaiting = []
                 if status == "Rejected":
                     after_rejection = last_label
@@ -521,17 +528,10 @@ class Accumulator:
                 self.reviewed_assets += 1
                 self.first_pass_accepted += status == "Accepted"
             if labeler is not None:
-                labeler.reviewed += 1
-                labeler.rejected += status == "Rejected"
+                labeler.judged(status)
             reviewer_name = review.completedBy if isinstance(review.completedBy, str) and review.completedBy else None
             if reviewer_name is not None:
-                reviewer = self._person(self.reviewers, reviewer_name)
-                reviewer.visits += 1
-                reviewer.reviewed += 1
-                reviewer.rejected += status == "Rejected"
-                reviewer.accepted += status == "Accepted"
-                if review_duration is not None:
-                    reviewer.sketch.add(review_duration)
+                self._person(self.reviewers, reviewer_name).gave_review(status, review_duration)
         declared = number(asset.labelDuration_ms)
         if declared is None:
             declared = number(asset.labelDuration)
