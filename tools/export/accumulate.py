@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -132,6 +132,18 @@ def _key(table: dict[str, Any], key: str) -> str:
 
 
 _Events = tuple[list[str], list[tuple[str, str]], list[tuple[str, int]]]
+Order = tuple[int, int]  # (segment, record within it): a record's place in the document
+
+
+class RecordRef(NamedTuple):
+    """An asset with neither externalId nor taskId, named by its place ("record N") once the number
+    of records before it is known, which a helper process reading other segments only tells at the end."""
+
+    segment: int
+    index: int
+
+
+Name = str | RecordRef
 
 
 class StageStat:
@@ -141,6 +153,11 @@ class StageStat:
         self.visits = 0
         self.total_ms = 0.0
         self.sketch = Sketch()
+
+    def merge(self, other: StageStat) -> None:
+        self.visits += other.visits
+        self.total_ms += other.total_ms
+        self.sketch.merge(other.sketch)
 
 
 class PersonStat:
@@ -167,20 +184,35 @@ class PersonStat:
         if duration is not None:
             self.sketch.add(duration)
 
+    def merge(self, other: PersonStat) -> None:
+        self.visits += other.visits
+        self.sketch.merge(other.sketch)
+        self.reviewed += other.reviewed
+        self.rejected += other.rejected
+        self.accepted += other.accepted
+
 
 class Examples:
     """A count plus the first `MAX_EXAMPLES` names, in file order."""
 
-    __slots__ = ("count", "names")
+    __slots__ = ("count", "entries")
 
     def __init__(self) -> None:
         self.count = 0
-        self.names: list[str] = []
+        self.entries: list[tuple[Order, Name]] = []
 
-    def add(self, name: str) -> None:
+    @property
+    def names(self) -> list[Name]:
+        return [name for _, name in self.entries]
+
+    def add(self, order: Order, name: Name) -> None:
         self.count += 1
-        if len(self.names) < MAX_EXAMPLES:
-            self.names.append(name)
+        if len(self.entries) < MAX_EXAMPLES:
+            self.entries.append((order, name))
+
+    def merge(self, other: Examples) -> None:
+        self.count += other.count
+        self.entries = list(heapq.merge(self.entries, other.entries, key=_FIRST))[:MAX_EXAMPLES]
 
 
 class Accumulator:
@@ -189,6 +221,12 @@ class Accumulator:
     def __init__(self, filters: Filters | None = None) -> None:
         self.filters = filters or Filters()
         self.records = 0
+        # Segments: the stretches of the document this accumulator read, numbered in document order. A
+        # single pass reads one; a helper process and the main one read alternate stretches and are
+        # merged (`merge`), so a record's place is (segment, index) until every segment's count is known.
+        self.segment = 0
+        self._segment_start = 0  # `records` when the current segment began
+        self.segment_records: dict[int, int] = {}  # records of the segments before the current one
         self.assets = 0
         self.generations = {"current": 0, "legacy": 0, "unknown": 0}
         self.iso_min: str | None = None
@@ -242,7 +280,7 @@ class Accumulator:
         self.consensus_classes: dict[str, list[float]] = {}  # key -> [n, sum]
         # anomalies
         self.durations = Sketch()
-        self.longest: list[tuple[float, int, str]] = []  # min-heap of (ms, -record, name)
+        self.longest: list[tuple[float, Order, Name]] = []  # min-heap of (ms, negated order, name)
         self.empty_complete = Examples()
         self.rejected_unchanged = Examples()
 
@@ -276,6 +314,93 @@ class Accumulator:
         if len(self._paths) > 4 * MAX_QUESTIONS:
             self._paths.clear()
 
+    def name_of(self, name: Name) -> str:
+        """A name as shown: a nameless record becomes "record N", N counting every record before it."""
+        if not isinstance(name, RecordRef):
+            return name
+        counts = self._segment_counts()
+        return f"record {sum(n for segment, n in counts.items() if segment < name.segment) + name.index}"
+
+    def _segment_counts(self) -> dict[int, int]:
+        counts = dict(self.segment_records)
+        counted = self.records - self._segment_start
+        if counted:
+            counts[self.segment] = counts.get(self.segment, 0) + counted
+        return counts
+
+    def merge(self, other: Accumulator) -> None:
+        """Fold in what `other` counted from other segments of the same document (same filters).
+
+        The result is the one pass's, figure for figure, while no table passes its bound: past
+        `MAX_KEYS`, which keys fold into "(other)" depends on the order they were met in either way.
+        """
+        self.flush()
+        other.flush()
+        counts = self._segment_counts()
+        for segment, n in other._segment_counts().items():
+            counts[segment] = counts.get(segment, 0) + n
+        self.segment_records = counts
+        self.records += other.records
+        self._segment_start = self.records
+        self.assets += other.assets
+        _add_counts(self.generations, other.generations)
+        self.iso_min = _extreme(min, self.iso_min, other.iso_min)
+        self.iso_max = _extreme(max, self.iso_max, other.iso_max)
+        self.time_min = _extreme(min, self.time_min, other.time_min)
+        self.time_max = _extreme(max, self.time_max, other.time_max)
+        _add_counts(self.stages, other.stages)
+        _add_counts(self.batches, other.batches)
+        self.sections |= other.sections
+        for table, theirs in ((self.class_instances, other.class_instances), (self.class_objects, other.class_objects),
+                              (self.class_assets, other.class_assets), (self.kinds, other.kinds),
+                              (self.answered, other.answered), (self.answers, other.answers)):
+            table.update(theirs)
+        for objects, n in other.objects_per_asset.items():
+            self.objects_per_asset[objects] = self.objects_per_asset.get(objects, 0) + n
+        self.instances += other.instances
+        self.objects += other.objects
+        _add_counts(self.relations, other.relations)
+        self.masked_assets += other.masked_assets
+        self.unlabeled.merge(other.unlabeled)
+        self.negative_boxes += other.negative_boxes
+        self.short_polygons += other.short_polygons
+        for path, chars in other.text_chars.items():
+            self.text_chars[path] = self.text_chars.get(path, 0) + chars
+        for stage, stat in other.visits.items():
+            _merged(self.visits, stage, StageStat).merge(stat)
+        for stage, statuses in other.reviews.items():
+            _add_counts(self.reviews.setdefault(_key(self.reviews, stage), {}), statuses)
+        self.reviewed_assets += other.reviewed_assets
+        self.first_pass_accepted += other.first_pass_accepted
+        self.rework_assets += other.rework_assets
+        self.skipped += other.skipped
+        for mine, theirs in ((self.labelers, other.labelers), (self.reviewers, other.reviewers)):
+            for who, person in theirs.items():
+                _merged(mine, who, PersonStat).merge(person)
+        self.consensus.merge(other.consensus)
+        self.consensus_bins = [a + b for a, b in zip(self.consensus_bins, other.consensus_bins, strict=True)]
+        for key, (n, total) in other.consensus_classes.items():
+            stat = self.consensus_classes.setdefault(_key(self.consensus_classes, key), [0, 0.0])
+            stat[0] += n
+            stat[1] += total
+        self.durations.merge(other.durations)
+        self.longest = heapq.nlargest(MAX_EXAMPLES, self.longest + other.longest)
+        heapq.heapify(self.longest)
+        self.empty_complete.merge(other.empty_complete)
+        self.rejected_unchanged.merge(other.rejected_unchanged)
+        self.flush()  # fold any table the two sides together took past its bound
+
+    def start_segment(self, segment: int) -> None:
+        """The records that follow belong to `segment` (numbers increase in document order)."""
+        counted = self.records - self._segment_start
+        if counted:
+            self.segment_records[self.segment] = self.segment_records.get(self.segment, 0) + counted
+        self.segment = segment
+        self._segment_start = self.records
+
+    def _order(self) -> Order:
+        return (self.segment, self.records - self._segment_start)
+
     def add(self, asset: Asset) -> None:
         self.records += 1
         task = asset.task
@@ -283,7 +408,8 @@ class Accumulator:
         if self.filters.active and not self._passes(asset, task, legacy):
             return
         self.assets += 1
-        name = text(asset.externalId) or (text(task.taskId) if task is not None else None) or f"record {self.records}"
+        name = (text(asset.externalId) or (text(task.taskId) if task is not None else None)
+                or RecordRef(*self._order()))
         batches = asset.batches
         if isinstance(batches, list):
             for batch in batches:
@@ -348,36 +474,23 @@ class Accumulator:
             self.time_max = seconds
 
     def _visit(self, stage: str, duration: float | None) -> None:
-        stat = self.visits.get(stage)
-        if stat is None:
-            key = _key(self.visits, stage)
-            stat = self.visits.get(key)
-            if stat is None:
-                stat = self.visits[key] = StageStat()
+        stat = self.visits.get(stage) or _merged(self.visits, stage, StageStat)
         stat.visits += 1
         if duration is not None:
             stat.total_ms += duration
             stat.sketch.add(duration)
-
-    def _person(self, table: dict[str, PersonStat], who: str) -> PersonStat:
-        stat = table.get(who)
-        if stat is None:
-            key = _key(table, who)
-            stat = table.get(key)
-            if stat is None:
-                stat = table[key] = PersonStat()
-        return stat
 
     def _review(self, stage: str, status: str) -> None:
         key = _key(self.reviews, stage)
         counts = self.reviews.setdefault(key, {})
         counts[status] = counts.get(status, 0) + 1
 
-    def _total_duration(self, value: float | None, name: str) -> None:
+    def _total_duration(self, value: float | None, name: Name) -> None:
         if value is None or value < 0:
             return
         self.durations.add(value)
-        entry = (value, -self.records, name)
+        segment, index = self._order()
+        entry = (value, (-segment, -index), name)  # equal durations: the earlier record ranks first
         if len(self.longest) < MAX_EXAMPLES:
             heapq.heappush(self.longest, entry)
         elif entry > self.longest[0]:
@@ -392,7 +505,7 @@ class Accumulator:
         self.consensus_bins[min(4, max(0, int(score // 20)))] += 1
 
     # ---- the current generation ----------------------------------------------------------------
-    def _current(self, asset: Asset, task: Task, name: str) -> None:
+    def _current(self, asset: Asset, task: Task, name: Name) -> None:
         stage = text(task.stage) or text(task.stageId) or "(none)"
         self._stage(stage)
         self._when(task.updatedAt)
@@ -405,7 +518,7 @@ class Accumulator:
         unlabeled = self._labels(task.tools or (), task.classifications or (), task.relations or (),
                                  brush or medical, name)
         if unlabeled and "Complete" in (task.stageId, task.stage):
-            self.empty_complete.add(name)
+            self.empty_complete.add(self._order(), name)
         if task.stageHistory is not None:
             self.sections.add("history")
             self._history(task.stageHistory, name)
@@ -420,7 +533,7 @@ class Accumulator:
             stat[0] += 1
             stat[1] += score
 
-    def _history(self, entries: list[HistoryEntry], name: str) -> None:
+    def _history(self, entries: list[HistoryEntry], name: Name) -> None:
         label_visits: dict[str, int] = {}
         awaiting: list[PersonStat] = []  # labelers whose visits the next review judges
         last_label: tuple[str, HistoryEntry] | None = None
@@ -449,7 +562,7 @@ class Accumulator:
                     self.reviewed_assets += 1
                     self.first_pass_accepted += status == "Accepted"
                 if who is not None:
-                    self._person(self.reviewers, who).gave_review(status, duration)
+                    _merged(self.reviewers, who, PersonStat).gave_review(status, duration)
                 for labeler in awaiting:
                     labeler.judged(status)
                 awaiting = []
@@ -457,7 +570,7 @@ class Accumulator:
                     after_rejection = last_label
             elif who is not None and entry.stageId != "Start" and stage != "Start":
                 label_visits[stage] = label_visits.get(stage, 0) + 1
-                labeler = self._person(self.labelers, who)
+                labeler = _merged(self.labelers, who, PersonStat)
                 labeler.visits += 1
                 if duration is not None:
                     labeler.sketch.add(duration)
@@ -472,10 +585,10 @@ class Accumulator:
         if any(count > 1 for count in label_visits.values()):
             self.rework_assets += 1
         if unchanged:
-            self.rejected_unchanged.add(name)
+            self.rejected_unchanged.add(self._order(), name)
 
     # ---- the legacy generation -----------------------------------------------------------------
-    def _legacy(self, asset: Asset, tasks: list[LegacyTask], name: str) -> None:
+    def _legacy(self, asset: Asset, tasks: list[LegacyTask], name: Name) -> None:
         self._stage(text(asset.status) or "(none)")
         self._when(asset.labeledAt)
         self._when(asset.reviewedAt)
@@ -507,7 +620,7 @@ class Accumulator:
                 timed = True
             who = item.completedBy if isinstance(item.completedBy, str) and item.completedBy else None
             self._visit("Label", duration)
-            labeler = self._person(self.labelers, who) if who is not None else None
+            labeler = _merged(self.labelers, who, PersonStat) if who is not None else None
             if labeler is not None:
                 labeler.visits += 1
                 if duration is not None:
@@ -531,7 +644,7 @@ class Accumulator:
                 labeler.judged(status)
             reviewer_name = review.completedBy if isinstance(review.completedBy, str) and review.completedBy else None
             if reviewer_name is not None:
-                self._person(self.reviewers, reviewer_name).gave_review(status, review_duration)
+                _merged(self.reviewers, reviewer_name, PersonStat).gave_review(status, review_duration)
         declared = number(asset.labelDuration_ms)
         if declared is None:
             declared = number(asset.labelDuration)
@@ -540,7 +653,7 @@ class Accumulator:
 
     # ---- labels (both generations) -------------------------------------------------------------
     def _labels(self, tools: list[Tool] | tuple[()], questions: Iterable[AnyQuestion],
-                relations: Iterable[Relation], masked: bool, name: str) -> bool:
+                relations: Iterable[Relation], masked: bool, name: Name) -> bool:
         """Count one asset's final labels; True when it has none.
 
         The hottest code of the pass, so it works column-wise: a few list comprehensions over the tools
@@ -590,7 +703,7 @@ class Accumulator:
         if masked:
             self.masked_assets += 1
         if not entries and not answered and not masked:
-            self.unlabeled.add(name)
+            self.unlabeled.add(self._order(), name)
             return True
         return False
 
@@ -672,6 +785,27 @@ class Accumulator:
             label = answer_label(answer)
             if label is not None:
                 options.append((path, label))
+
+
+def _add_counts(table: dict[str, int], other: dict[str, int]) -> None:
+    for key, n in other.items():
+        key = _key(table, key)
+        table[key] = table.get(key, 0) + n
+
+
+def _extreme(pick: Any, mine: Any, theirs: Any) -> Any:
+    return theirs if mine is None else mine if theirs is None else pick(mine, theirs)
+
+
+def _merged(table: dict[str, Any], key: str, new: Any) -> Any:
+    """The entry of `table` that `key`'s figures merge into (its own, or "(other)" past the bound)."""
+    stat = table.get(key)
+    if stat is None:
+        key = _key(table, key)
+        stat = table.get(key)
+        if stat is None:
+            stat = table[key] = new()
+    return stat
 
 
 def _question_key(question: AnyQuestion) -> str:

@@ -63,6 +63,20 @@ class Sketch:
         self._buckets.update([ceil(log(value) / _LOG_GAMMA) for value in positive])
         self._values = []
 
+    def merge(self, other: Sketch) -> None:
+        """Fold `other` in: the result answers exactly as one sketch fed both inputs would (the bucket
+        of a value does not depend on when it was added, and folding depends only on the count)."""
+        self.count += other.count
+        self.total += other.total
+        self._zeros += other._zeros
+        self._buckets.update(other._buckets)
+        self._low = min(self._low, other._low)
+        self._high = max(self._high, other._high)
+        self._values.extend(other._values)
+        self._folded = self._folded or other._folded
+        if self._folded or len(self._values) > self._exact_limit:
+            self._fold()
+
     def quantile(self, q: float) -> float | None:
         """The nearest-rank q-quantile (0 < q ≤ 1), or None when empty."""
         if not self.count:

@@ -239,7 +239,7 @@ def _render(acc: Accumulator, *, source: str, k: int, top_k: int, detailed: bool
             objects_per_asset=_histogram_spread(acc.objects_per_asset),
             relations=dict(_top(acc.relations, k)),
             masked_assets=acc.masked_assets or None,
-            unlabeled=_listed(acc.unlabeled, nested),
+            unlabeled=_listed(acc, acc.unlabeled, nested),
         )
 
     questions_shown = _top(acc.answered, k)
@@ -333,11 +333,11 @@ def _histogram_spread(histogram: dict[int, int]) -> Spread | None:
     return Spread(min=ordered[0][0], median=rank(0.5), p90=rank(0.9), max=ordered[-1][0])
 
 
-def _listed(examples: Examples, k: int) -> Listed | None:
+def _listed(acc: Accumulator, examples: Examples, k: int) -> Listed | None:
     """A count with its first k examples (in file order); the count says how many there are in all."""
     if not examples.count:
         return None
-    return Listed(count=examples.count, examples=[_name(n) for n in examples.names[:k]])
+    return Listed(count=examples.count, examples=[_name(acc.name_of(n)) for n in examples.names[:k]])
 
 
 def _quantile_s(sketch: Sketch, q: float, approximate: list[str], label: str) -> float | None:
@@ -423,12 +423,12 @@ def _anomalies(acc: Accumulator, k: int, approximate: list[str]) -> Anomalies | 
         if acc.durations.approximate and slow_count:
             approximate.append("anomalies slow_count")
         ranked = sorted(acc.longest, reverse=True)
-        slow = [Slow(asset=_name(name), s=_seconds(ms) or 0.0) for ms, _, name in ranked if ms > threshold][:k]
+        slow = [Slow(asset=_name(acc.name_of(name)), s=_seconds(ms) or 0.0) for ms, _, name in ranked if ms > threshold][:k]
     anomalies = Anomalies(
         slow=slow,
         slow_count=slow_count,
-        empty_complete=_listed(acc.empty_complete, k),
-        rejected_unchanged=_listed(acc.rejected_unchanged, k),
+        empty_complete=_listed(acc, acc.empty_complete, k),
+        rejected_unchanged=_listed(acc, acc.rejected_unchanged, k),
         negative_boxes=acc.negative_boxes or None,
         short_polygons=acc.short_polygons or None,
     )
