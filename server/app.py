@@ -22,7 +22,7 @@ from tasklens.tools.errors import clean_upstream_text
 from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.export.download import DownloadPolicy
-from tasklens.tools.export.pipeline import ExportSettings
+from tasklens.tools.export.pipeline import SHARE_FROM_BYTES, ExportSettings
 from tasklens.tools.export_summaries import SummaryStore
 from tasklens.tools.summarize_export import summarize_export
 from tasklens.tools.models import PROVIDERS, ProviderName
@@ -169,4 +169,5 @@ def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSet
         roots=config.export_roots,
         sandbox=config.sandbox,
         download=DownloadPolicy(sandbox=config.sandbox, sandbox_transport=transport),
+        share_from_bytes=SHARE_FROM_BYTES if config.export_helper else None,
     )

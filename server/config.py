@@ -50,6 +50,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "TASKLENS_HTTP_TOKEN": "HTTP transport only: bearer token every request must carry (16+ visible ASCII characters)",
     "TASKLENS_HTTP_ALLOWED_HOSTS": "HTTP transport only: extra Host values to accept, comma-separated (name or name:port)",
     "TASKLENS_EXPORT_ROOTS": "folders summarize_export may read files from, separated by os.pathsep (default: the working directory)",
+    "TASKLENS_EXPORT_HELPER": "0 to read large local exports in one process (default 1: a helper process shares the work, ~40 MiB more memory)",
 }
 MIN_TOKEN_LENGTH = 16
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an Authorization header can carry verbatim
@@ -72,6 +73,7 @@ class Config:
     http_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log line
     http_allowed_hosts: tuple[str, ...] = ()
     export_roots: tuple[str, ...] = field(default_factory=_cwd_roots)
+    export_helper: bool = True
 
 
 def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = None) -> Config:
@@ -85,6 +87,9 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
     http_token = _http_token(env.get("TASKLENS_HTTP_TOKEN", ""))
     allowed_hosts = _allowed_hosts(env.get("TASKLENS_HTTP_ALLOWED_HOSTS", ""))
     roots = _export_roots(env.get("TASKLENS_EXPORT_ROOTS", ""))
+    helper = env.get("TASKLENS_EXPORT_HELPER", "1").strip().lower()
+    if helper not in TRUE_VALUES and helper not in ("0", "false", "no", "off"):
+        raise ConfigError(f"TASKLENS_EXPORT_HELPER must be 1 or 0 (got {helper[:20]!r})")
     providers = {} if sandbox else {name: _provider(name, env) for name in PROVIDERS}
     return Config(
         providers=providers,
@@ -93,6 +98,7 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         http_token=http_token,
         http_allowed_hosts=allowed_hosts,
         export_roots=roots,
+        export_helper=helper in TRUE_VALUES,
     )
 
 

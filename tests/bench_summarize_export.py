@@ -15,7 +15,10 @@ repository), and measures on each file, every approach in a fresh subprocess (pe
   * msgspec decode only  tasklens' unpacking, splitting and msgspec decoding with the records thrown
                       away: the like-for-like comparison with pydantic, and the pipeline's ceiling;
   * summarize_export  tasklens' own pipeline (source → unpack → split → msgspec → accumulate →
-                      summary) driven by the tool's async loop, one chunk at a time on the event loop;
+                      summary) driven by the tool's async loop, one chunk at a time on the event loop,
+                      sharing regions with its helper process (tools/export/helper_process.py) as
+                      the tool does from 32 MiB; its peak RSS is shown as main + helper;
+  * … one process     the same with the helper process turned off (`share_from_bytes=None`);
   * … in a thread     the same, but each chunk handed to a worker thread (anyio.to_thread), to show
                       why the tool does not do that.
 
@@ -44,8 +47,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 APPROACHES = ("baseline", "stdlib stream", "pydantic", "msgspec decode only", "summarize_export",
-              "summarize_export in a thread")
-FAST_APPROACHES = ("baseline", "summarize_export")
+              "summarize_export, one process", "summarize_export in a thread")
+FAST_APPROACHES = ("baseline", "summarize_export", "summarize_export, one process")
 
 
 # ---- data -----------------------------------------------------------------------------------------------
@@ -195,7 +198,7 @@ def run_decode_only(path: Path) -> Any:
     return count
 
 
-def run_tasklens(path: Path, threaded: bool = False) -> Any:
+def run_tasklens(path: Path, threaded: bool = False, shared: bool = True) -> Any:
     import anyio
 
     from tasklens.tools.export import pipeline
@@ -210,7 +213,8 @@ def run_tasklens(path: Path, threaded: bool = False) -> Any:
                     await anyio.to_thread.run_sync(reader.feed, data)
             reader.finish()
         else:
-            await pipeline.read_local(reader, str(path), ExportSettings(roots=(str(path.parent),)), None)
+            settings = ExportSettings(roots=(str(path.parent),), share_from_bytes=pipeline.SHARE_FROM_BYTES if shared else None)
+            await pipeline.read_local(reader, str(path), settings, None)
         build_summary(reader.accumulator, source=path.name, top_k=10, detailed=False)
         return reader.accumulator.assets
 
@@ -241,6 +245,7 @@ def worker(approach: str, path: Path) -> None:
         "pydantic": run_pydantic,
         "msgspec decode only": run_decode_only,
         "summarize_export": run_tasklens,
+        "summarize_export, one process": lambda p: run_tasklens(p, shared=False),
         "summarize_export in a thread": lambda p: run_tasklens(p, threaded=True),
     }[approach]
     _prepare(approach)
@@ -248,7 +253,9 @@ def worker(approach: str, path: Path) -> None:
     assets = runner(path)
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "assets": assets}))
+    helper_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the helper process, if one ran
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "helper_peak_mib": helper_kib / 1024,
+                      "assets": assets}))
 
 
 # ---- orchestration ----------------------------------------------------------------------------------------
@@ -260,6 +267,7 @@ class Cell:
     seconds: float
     peak_mib: float
     assets: int
+    helper_peak_mib: float = 0.0
 
     @property
     def mib_s(self) -> float:
@@ -274,7 +282,7 @@ def measure(approach: str, path: Path) -> Cell:
         raise RuntimeError(f"{approach} on {path.name} failed:\n{out.stderr[-2000:]}")
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     return Cell(approach, path.name, uncompressed_size(path) / 2**20, figures["seconds"], figures["peak_mib"],
-                figures["assets"])
+                figures["assets"], figures.get("helper_peak_mib", 0.0))
 
 
 def applies(approach: str, path: Path, mib: int, baseline_max_mib: int, pydantic_max_mib: int) -> bool:
@@ -304,14 +312,15 @@ def run(sizes: list[int], directory: Path, *, quick: bool = False, baseline_max_
 
 
 def report(cells: list[Cell]) -> str:
-    lines = [f"{'file':38} {'approach':30} {'MiB':>7} {'MiB/s':>8} {'peak RSS':>9} {'x baseline':>10}",
-             "-" * 107]
+    lines = [f"{'file':38} {'approach':30} {'MiB':>7} {'MiB/s':>8} {'peak RSS (main + helper)':>24} {'x baseline':>10}",
+             "-" * 122]
     baselines = {cell.file: cell for cell in cells if cell.approach == "baseline"}
     for cell in cells:
         base = baselines.get(cell.file)
         ratio = f"{cell.mib_s / base.mib_s:9.1f}x" if base else "        -"
-        lines.append(f"{cell.file:38} {cell.approach:30} {cell.mib:7.0f} {cell.mib_s:8.1f} "
-                     f"{cell.peak_mib:6.0f} MiB {ratio:>10}")
+        rss = (f"{cell.peak_mib:.0f} + {cell.helper_peak_mib:.0f} = {cell.peak_mib + cell.helper_peak_mib:.0f} MiB"
+               if cell.helper_peak_mib else f"{cell.peak_mib:.0f} MiB")
+        lines.append(f"{cell.file:38} {cell.approach:30} {cell.mib:7.0f} {cell.mib_s:8.1f} {rss:>24} {ratio:>10}")
     assets = {(c.file, c.assets) for c in cells}
     lines.append(f"(assets per file agree across approaches: {len({f for f, _ in assets}) == len(assets)})")
     return "\n".join(lines)

@@ -13,16 +13,21 @@ Progress (source bytes read of the total) is reported at most every `PROGRESS_EV
 from __future__ import annotations
 
 import gc
+import logging
 import time
+import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import anyio
 import anyio.lowlevel
 
-from ..errors import ProviderError
 from .accumulate import Accumulator, Filters
 from .download import DownloadPolicy, open_download
+from .helper_process import HelperProcess, SharingFailed
+from .helper_process import available as helper_available
+from .records import Asset
 from .scan import Decoders, DocumentScanner, ExportFormatError, Unreadable
 from .sources import open_local, refuse
 from .unpack import Limits, Unpacker, UnpackError, human_size
@@ -30,15 +35,19 @@ from .unpack import Limits, Unpacker, UnpackError, human_size
 CHUNK = 1 << 20
 COMPRESSED_FEED = 128 << 10  # compressed input is fed in smaller pieces: 128 KiB can inflate to ~1 MiB (8:1)
 PROGRESS_EVERY_S = 0.5
+SHARE_FROM_BYTES = 32 << 20  # below this, starting a helper process (~0.1 s) costs more than it saves
+logger = logging.getLogger(__name__)
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """What summarize_export may read and how much: roots for paths, the download policy, the caps."""
+    """What summarize_export may read and how much: roots for paths, the download policy, the caps, and
+    from what size a local file's read is shared with a helper process (None: never)."""
 
     roots: tuple[str, ...] = ()
     sandbox: bool = False
+    share_from_bytes: int | None = SHARE_FROM_BYTES
     download: DownloadPolicy = field(default_factory=DownloadPolicy)
     limits: Limits = field(default_factory=Limits)
 
@@ -47,12 +56,33 @@ class ExportReader:
     """The synchronous core: feed raw source bytes, then `finish`; the figures are in `accumulator`."""
 
     def __init__(self, filters: Filters | None = None, limits: Limits | None = None) -> None:
-        self.accumulator = Accumulator(filters)
+        self.filters = filters or Filters()
+        self.limits = limits or Limits()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything read so far (a shared read that is redone alone starts from here)."""
+        self.accumulator = Accumulator(self.filters)
         self.unreadable = Unreadable()
         self._decoders = Decoders(self.unreadable)
         self._document: DocumentScanner | None = None
         self._member: str | None = None
-        self._unpacker = Unpacker(self._start, self._data, self._end, limits or Limits())
+        self._unpacker = Unpacker(self._start, self._data, self._end, self.limits)
+        self._helper: HelperProcess | None = None
+        self._segment_taken = False  # the helper took the latest segment: records read here need a new one
+
+    def share_with(self, helper: HelperProcess) -> None:
+        """Offer regions to `helper` from now on (before the first `feed`)."""
+        self._helper = helper
+
+    def merge_helper(self, accumulator: Accumulator, unreadable: Unreadable) -> None:
+        """Fold in the helper's figures once it has read its last region."""
+        self.accumulator.merge(accumulator)
+        if unreadable.count:
+            first = self.unreadable.first_offset
+            self.unreadable.count += unreadable.count
+            self.unreadable.first_offset = (unreadable.first_offset if first is None
+                                            else min(first, unreadable.first_offset or first))
 
     @property
     def bytes_in(self) -> int:
@@ -64,7 +94,24 @@ class ExportReader:
 
     def _start(self, name: str | None) -> None:
         self._member = name
-        self._document = DocumentScanner(self.accumulator.add_all, self._decoders)
+        if self._helper is None:
+            self._document = DocumentScanner(self.accumulator.add_all, self._decoders)
+        else:
+            self._document = DocumentScanner(self._add_here, self._decoders, self._offer)
+
+    def _offer(self, region: memoryview, offset: int, lines: bool) -> bool:
+        assert self._helper is not None
+        taken = self._helper.offer(region, offset, lines)
+        self._segment_taken = self._segment_taken or taken
+        return taken
+
+    def _add_here(self, assets: list[Asset]) -> None:
+        """Records read in this process while sharing: after a region the helper took, a new segment."""
+        if self._segment_taken:
+            assert self._helper is not None
+            self.accumulator.start_segment(self._helper.next_segment())
+            self._segment_taken = False
+        self.accumulator.add_all(assets)
 
     def _data(self, data: bytes) -> None:
         assert self._document is not None
@@ -100,7 +147,9 @@ class ExportReader:
         except UnpackError as error:
             raise refuse(str(error), "bad_response") from None
 
-    def _explain(self, error: ExportFormatError) -> ProviderError:
+    def _explain(self, error: ExportFormatError) -> Exception:
+        if self._helper is not None:  # perhaps a region cut at a false boundary: only a single pass can tell
+            return SharingFailed(f"format error at byte {error.offset} while sharing the read")
         where = f" of ZIP member {self._member!r}" if self._member else ""
         return refuse(
             f"The export is not valid JSON at byte {error.offset}{where}: {error.expected}. Nothing was "
@@ -149,7 +198,66 @@ async def file_chunks(file: object, size: int | None = None) -> AsyncIterator[by
 async def read_local(reader: ExportReader, path: str, settings: ExportSettings, progress: Progress | None) -> None:
     local = open_local(path, settings.roots)
     with local.file:
+        share = settings.share_from_bytes
+        if share is not None and helper_available() and unpacked_size(local.file, local.size) >= share:
+            progress = _never_backwards(progress)
+            try:
+                await _read_shared(reader, local.file, local.size, progress)
+                return
+            except SharingFailed as why:
+                logger.info("export read again in one process: %s", why)
+                reader.reset()
+                local.file.seek(0)
         await read_chunks(reader, file_chunks(local.file), local.size, progress)
+
+
+def unpacked_size(file: BinaryIO, size: int) -> int:
+    """How many bytes a local export holds once unpacked (from a ZIP's directory or a gzip trailer;
+    gzip's is modulo 4 GiB, so a huge one may look small and be read in one process): the work to do."""
+    head = file.read(4)
+    try:
+        if head.startswith(b"PK\x03\x04"):
+            file.seek(0)
+            with zipfile.ZipFile(file) as archive:
+                return sum(member.file_size for member in archive.infolist())
+        if head.startswith(b"\x1f\x8b") and size >= 4:
+            file.seek(size - 4)
+            return int.from_bytes(file.read(4), "little")
+        return size
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return size  # the read itself reports what is wrong with the file
+    finally:
+        file.seek(0)
+
+
+def _never_backwards(progress: Progress | None) -> Progress | None:
+    """Progress that stays put while a read that is redone from the start catches up (MCP progress
+    must increase with every notification)."""
+    if progress is None:
+        return None
+    reported = -1.0
+
+    async def forward(done: float, total: float | None, message: str | None) -> None:
+        nonlocal reported
+        if done > reported:
+            reported = done
+            await progress(done, total, message)
+
+    return forward
+
+
+async def _read_shared(reader: ExportReader, file: BinaryIO, size: int, progress: Progress | None) -> None:
+    """Read with a helper process taking regions while it has room (see helper_process)."""
+    try:
+        helper = HelperProcess(reader.filters)
+    except OSError as error:
+        raise SharingFailed(f"the helper process could not start ({type(error).__name__})") from None
+    try:
+        reader.share_with(helper)
+        await read_chunks(reader, file_chunks(file), size, progress)
+        reader.merge_helper(*await helper.finish())
+    finally:
+        helper.close()
 
 
 async def read_url(reader: ExportReader, url: str, settings: ExportSettings, progress: Progress | None) -> None:

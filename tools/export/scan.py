@@ -40,6 +40,10 @@ _NEAR_END = 8  # a syntax error this close to the end of the data means the data
 _MAX_REPAIRS = 32
 
 Sink = Callable[[list[Asset]], None]
+# Offered each region the fast path would decode in one call (whole records: an array's elements without
+# the brackets, or complete lines) with its document offset and whether it is lines; True when another
+# process took it (helper_process), False to decode it here.
+Offload = Callable[[memoryview, int, bool], bool]
 
 
 class ExportFormatError(Exception):
@@ -215,10 +219,12 @@ class _Buffered:
 class ArrayScanner(_Buffered):
     """A JSON array of assets, fed in chunks; decoded assets go to `sink` in batches."""
 
-    def __init__(self, sink: Sink, decoders: Decoders) -> None:
+    def __init__(self, sink: Sink, decoders: Decoders, offload: Offload | None = None, base: int = 0) -> None:
         self._sink = sink
         self._dec = decoders
+        self._offload = offload
         self._init_buffer()
+        self._base = base
         self._opened = False
         self._closed = False
         self._boundary: re.Pattern[bytes] | None = None
@@ -300,6 +306,9 @@ class ArrayScanner(_Buffered):
             end, next_start = found + 1, found + 2
         else:
             end, next_start = found.start() + 1, found.end()
+        if self._offload is not None and self._offload(memoryview(self._buf)[self._start : end], self._base + self._start, False):
+            self._start = next_start
+            return
         try:
             assets = self._dec.many.decode(b"".join((b"[", memoryview(self._buf)[self._start : end], b"]")))
         except msgspec.DecodeError:  # includes ValidationError: sort it out piece by piece
@@ -364,10 +373,12 @@ class ArrayScanner(_Buffered):
 class LinesScanner(_Buffered):
     """NDJSON (one asset per line), or a stream of whitespace-separated objects, fed in chunks."""
 
-    def __init__(self, sink: Sink, decoders: Decoders) -> None:
+    def __init__(self, sink: Sink, decoders: Decoders, offload: Offload | None = None, base: int = 0) -> None:
         self._sink = sink
         self._dec = decoders
+        self._offload = offload
         self._init_buffer()
+        self._base = base
         self._pending = False  # _start is inside an object that spans lines (_scanned: lines examined)
 
     def _ends_in(self, window: bytes) -> bool:
@@ -383,6 +394,9 @@ class LinesScanner(_Buffered):
                 raise ExportFormatError(self._base + self._start, f"expected a line shorter than {MAX_RECORD_BYTES >> 20} MiB")
             return
         if not self._pending:
+            if self._offload is not None and self._offload(memoryview(self._buf)[self._start : end], self._base + self._start, True):
+                self._start = end
+                return
             try:
                 assets = self._dec.one.decode_lines(memoryview(self._buf)[self._start : end])
             except msgspec.DecodeError:
@@ -443,9 +457,10 @@ class LinesScanner(_Buffered):
 class DocumentScanner:
     """One export document of unknown kind: sniffs `[` (array) or `{` (NDJSON) and delegates."""
 
-    def __init__(self, sink: Sink, decoders: Decoders) -> None:
+    def __init__(self, sink: Sink, decoders: Decoders, offload: Offload | None = None) -> None:
         self._sink = sink
         self._dec = decoders
+        self._offload = offload
         self._inner: ArrayScanner | LinesScanner | None = None
         self._head = b""
         self._skipped = 0  # leading whitespace already dropped
@@ -466,14 +481,13 @@ class DocumentScanner:
             return
         first = stripped[:1]
         if first == b"[":
-            self._inner = ArrayScanner(self._sink, self._dec)
+            self._inner = ArrayScanner(self._sink, self._dec, self._offload, self._skipped)
         elif first == b"{":
-            self._inner = LinesScanner(self._sink, self._dec)
+            self._inner = LinesScanner(self._sink, self._dec, self._offload, self._skipped)
         else:
             offset = self._skipped + len(self._head) - len(stripped)
             raise ExportFormatError(offset, "expected '[' (a JSON array) or '{' (NDJSON) at the start")
         head, self._head = self._head, b""
-        self._inner._base = self._skipped
         self._inner.feed(head)
 
     def finish(self) -> None:
