@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mib", type=int, nargs="+", default=[100, 1024], help="export sizes in MiB")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "tasklens-bench",
                         help="where generated exports are written and reused (default: a temp folder)")
-    parser.add_argument("--quick", action="store_true", help="only the baseline and summarize_export")
+    parser.add_argument("--quick", action="store_true", help="only the baseline and summarize_export (shared and one process)")
     parser.add_argument("--baseline-max-mib", type=int, default=1 << 20, help="skip json.load above this size")
     parser.add_argument("--pydantic-max-mib", type=int, default=128, help="skip pydantic above this size")
     parser.add_argument("--worker", nargs=2, metavar=("APPROACH", "FILE"), help=argparse.SUPPRESS)

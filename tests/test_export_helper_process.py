@@ -75,12 +75,14 @@ async def _summary(path: Path, *, share: bool, filters: Filters | None = None) -
     return compact_json(summary)
 
 
-def _assets(count: int = 300, legacy_share: float = 0.2) -> list[dict[str, Any]]:
+def _assets(count: int = 300, legacy_share: float = 0.2) -> list[Any]:
     assets = list(ExportGenerator(21, legacy_share=legacy_share, labelers=5, reviewers=2).assets(count))
     for i, asset in enumerate(assets):
         if i % 17 == 0:  # nameless records: their "record N" names depend on every region before them
             asset.pop("externalId", None)
             (asset.get("task") or {}).pop("taskId", None)
+    for i in range(len(assets) - 1, 0, -60):  # records that need the careful path: not assets, odd types
+        assets[i:i] = [7, {"externalId": f"odd-{i}", "task": {"tools": "not a list", "stage": "Label"}}]
     return assets
 
 
@@ -106,6 +108,7 @@ async def test_a_shared_read_gives_the_single_pass_summary(tmp_path: Path, fmt: 
     assert helper.exit_code is not None
     assert shared == alone
     assert "record " in alone  # nameless records were shown, numbered across both processes
+    assert "5 records were valid JSON but not assets" in alone
     assert not _read_again(caplog)
 
 
@@ -120,7 +123,7 @@ async def test_false_boundaries_at_region_cuts_are_read_again_alone(tmp_path: Pa
     caplog.set_level("INFO", logger="tasklens.tools.export.pipeline")
     # Every asset carries nested objects whose first key is the asset's own first key, so region cuts
     # often land inside an asset: the helper cannot read such a region alone, and the file is read again.
-    assets = _assets(200, 0.0)
+    assets = [asset for asset in _assets(200, 0.0) if isinstance(asset, dict)]
     for asset in assets:
         asset["metadata"] = {"frames": [{"externalId": n, "x": 1} for n in range(40)]}
     assets = [{"externalId": a.pop("externalId", "nameless"), **a} for a in assets]

@@ -79,10 +79,11 @@ class ExportReader:
         """Fold in the helper's figures once it has read its last region."""
         self.accumulator.merge(accumulator)
         if unreadable.count:
-            first = self.unreadable.first_offset
+            # The first in the document is the lowest offset (offsets count within a ZIP member, so with
+            # several members this names the lowest one, not necessarily the first member's).
+            offsets = [o for o in (self.unreadable.first_offset, unreadable.first_offset) if o is not None]
             self.unreadable.count += unreadable.count
-            self.unreadable.first_offset = (unreadable.first_offset if first is None
-                                            else min(first, unreadable.first_offset or first))
+            self.unreadable.first_offset = min(offsets) if offsets else None
 
     @property
     def bytes_in(self) -> int:
