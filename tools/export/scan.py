@@ -169,19 +169,16 @@ class _Buffered:
     `_parts` rather than joined, so a long record costs one copy, not one per chunk.
     """
 
-    _buf: bytes
-    _base: int
-    _start: int
-    _scanned: int
-    _parts: list[bytes]
-    _parked: int
-
-    def _init_buffer(self) -> None:
+    def __init__(self, sink: Sink, decoders: Decoders, offload: Offload | None = None, base: int = 0) -> None:
+        """`base`: the document offset of the first byte fed; `offload`: see `Offload`."""
+        self._sink = sink
+        self._dec = decoders
+        self._offload = offload
         self._buf = b""
-        self._base = 0  # absolute offset of _buf[0]
+        self._base = base  # absolute offset of _buf[0]
         self._start = 0  # index in _buf where the next (possibly pending) record starts
         self._scanned = 0  # index in _buf up to which boundaries have been looked for
-        self._parts = []  # chunks set aside, in order, after _buf
+        self._parts: list[bytes] = []  # chunks set aside, in order, after _buf
         self._parked = 0  # their total size
 
     def _park(self, data: bytes) -> bool:
@@ -220,11 +217,7 @@ class ArrayScanner(_Buffered):
     """A JSON array of assets, fed in chunks; decoded assets go to `sink` in batches."""
 
     def __init__(self, sink: Sink, decoders: Decoders, offload: Offload | None = None, base: int = 0) -> None:
-        self._sink = sink
-        self._dec = decoders
-        self._offload = offload
-        self._init_buffer()
-        self._base = base
+        super().__init__(sink, decoders, offload, base)
         self._opened = False
         self._closed = False
         self._boundary: re.Pattern[bytes] | None = None
@@ -374,11 +367,7 @@ class LinesScanner(_Buffered):
     """NDJSON (one asset per line), or a stream of whitespace-separated objects, fed in chunks."""
 
     def __init__(self, sink: Sink, decoders: Decoders, offload: Offload | None = None, base: int = 0) -> None:
-        self._sink = sink
-        self._dec = decoders
-        self._offload = offload
-        self._init_buffer()
-        self._base = base
+        super().__init__(sink, decoders, offload, base)
         self._pending = False  # _start is inside an object that spans lines (_scanned: lines examined)
 
     def _ends_in(self, window: bytes) -> bool:
