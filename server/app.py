@@ -11,29 +11,35 @@ from typing import Any
 import httpx
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, InputRequiredResult
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
-from mcp.types import ToolAnnotations
 from pydantic import ValidationError
 
 from tasklens.tools.app_state import AppState
 from tasklens.tools.errors import clean_upstream_text
-from tasklens.tools.get_task import get_task
-from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.export.download import DownloadPolicy
 from tasklens.tools.export.pipeline import SHARE_FROM_BYTES, ExportSettings
-from tasklens.tools.export_summaries import SummaryStore
-from tasklens.tools.summarize_export import summarize_export
-from tasklens.tools.models import PROVIDERS, ProviderName
+from tasklens.tools.export.store import SUMMARY_MIME_TYPE, SummaryStore
+from tasklens.tools.get_task import get_task
+from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.poll_task import poll_task
 from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
-from tasklens.tools.summary_resource import SUMMARY_MIME_TYPE, SUMMARY_URI_TEMPLATE, read_export_summary
-from tasklens.tools.task_resource import TASK_MIME_TYPE, TASK_URI_TEMPLATE, read_task_resource
+from tasklens.tools.results.task import PROVIDERS, ProviderName
+from tasklens.tools.summarize_export import summarize_export
 
 from . import __version__
 from .argument_errors import argument_error
 from .config import DEFAULT_REQUESTS_PER_MINUTE, Config
+from .resources import (
+    SUMMARY_URI_TEMPLATE,
+    TASK_MIME_TYPE,
+    TASK_URI_TEMPLATE,
+    read_export_summary,
+    read_task_resource,
+    summary_resources,
+)
+from .results import as_mcp_tool
 from .sandbox import SANDBOX_KEYS, Sandbox
 from .schemas import tidy_schema, tool_description
 
@@ -91,7 +97,7 @@ class TasklensServer(MCPServer):
         self.summaries = summaries
 
     async def list_resources(self) -> list[MCPResource]:
-        return [*await super().list_resources(), *self.summaries.listing()]
+        return [*await super().list_resources(), *summary_resources(self.summaries)]
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
@@ -143,7 +149,7 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
         (poll_task, "Poll tasks"),
         (summarize_export, "Summarize export"),
     ):
-        server.add_tool(fn, title=title, description=tool_description(fn), annotations=READ_ONLY)
+        server.add_tool(as_mcp_tool(fn), title=title, description=tool_description(fn), annotations=READ_ONLY)
     server.resource(
         TASK_URI_TEMPLATE,
         name="task",

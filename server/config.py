@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from tasklens.tools.models import PROVIDERS, ProviderName
 from tasklens.tools.providers import ProviderSettings
+from tasklens.tools.results.task import PROVIDERS, ProviderName
 
 ANGO_HOSTS = {"eu": "https://imeritapi.ango.ai", "us": "https://us-api.ango.ai", "in": "https://in-api.ango.ai"}
 MAXSIGHT_REGIONS = ("us", "eu", "ae")
@@ -185,7 +185,9 @@ def _checked_url(variable: str, url: str) -> str:
         return url
     if parsed.scheme == "http" and (parsed.hostname or "") in ("127.0.0.1", "localhost", "::1"):
         return url
-    raise ConfigError(f"{variable} must be an https:// URL (plain http:// only for 127.0.0.1 or localhost); got {url!r}")
+    raise ConfigError(
+        f"{variable} must be an https:// URL (plain http:// only for 127.0.0.1 or localhost); got {url!r}"
+    )
 
 
 def _requests_per_minute(name: ProviderName, env: Mapping[str, str]) -> int:

@@ -50,18 +50,22 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
     )
     calls.append(("get_task", {"provider": "deepomatic", "task_id": "999999999"}, "an id that does not exist", True))
     deepomatic = [entry.task_id for entry in per_provider.get("deepomatic", [])]
-    calls.append((
-        "poll_task",
-        {"provider": "deepomatic", "task_ids": [*deepomatic, "999999999"], "wait_s": 0},
-        "every Deepomatic sandbox task and an unknown id, in one batched read",
-        False,
-    ))
-    calls.append((
-        "summarize_export",
-        {"source": f"ango:{ANGO_PROJECT}", "top_k": 5},
-        "the Ango project's whole export (requested, downloaded and read in one pass), summarized",
-        False,
-    ))
+    calls.append(
+        (
+            "poll_task",
+            {"provider": "deepomatic", "task_ids": [*deepomatic, "999999999"], "wait_s": 0},
+            "every Deepomatic sandbox task and an unknown id, in one batched read",
+            False,
+        )
+    )
+    calls.append(
+        (
+            "summarize_export",
+            {"source": f"ango:{ANGO_PROJECT}", "top_k": 5},
+            "the Ango project's whole export (requested, downloaded and read in one pass), summarized",
+            False,
+        )
+    )
     return calls
 
 

@@ -21,10 +21,10 @@ from typing import Literal, TextIO
 import anyio
 
 from tasklens.tools.errors import ProviderError
-from tasklens.tools.http_policy import RetryPolicy
-from tasklens.tools.models import PROVIDERS, ProviderName
+from tasklens.tools.http.policy import RetryPolicy
 from tasklens.tools.providers import ProviderClient, ProviderRegistry, Runtime
 from tasklens.tools.providers.base import CHECK_DEADLINE_S
+from tasklens.tools.results.task import PROVIDERS, ProviderName
 
 from .app import in_process_sandbox
 from .config import ENVIRONMENT_VARIABLES, Config

@@ -111,15 +111,17 @@ class BearerTokenGuard:
             return
         challenge = b'Bearer realm="tasklens"' + (b', error="invalid_token"' if supplied is not None else b"")
         body = b"tasklens: this server requires an Authorization: Bearer header carrying TASKLENS_HTTP_TOKEN\n"
-        await send({
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"www-authenticate", challenge),
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"www-authenticate", challenge),
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

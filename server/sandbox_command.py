@@ -20,7 +20,9 @@ def usage_lines(sandbox: Sandbox, origin: str) -> list[str]:
             f"{prefix}_API_KEY={SANDBOX_KEYS[provider]}"
         )
     lines.append("  export SENDAI_TEAM_ID=team_123456 SENDAI_PROJECT_ID=proj_123456")
-    lines.append(f"Seeded tasks ({len(CATALOG)} scenarios): GET {origin}/_sandbox/catalog; faults: POST {origin}/_sandbox/faults")
+    lines.append(
+        f"Seeded tasks ({len(CATALOG)} scenarios): GET {origin}/_sandbox/catalog; faults: POST {origin}/_sandbox/faults"
+    )
     return lines
 
 

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from tasklens.tools.compact import simplify_schema_property
+from tasklens.tools.results.compact import simplify_schema_property
 
 
 def tidy_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -56,7 +56,9 @@ def parse_tool_arguments(tool: str, tokens: Sequence[str], schema: Mapping[str, 
         token = tokens[position]
         position += 1
         if not token.startswith("--"):
-            raise UsageError(f"unexpected {token!r}: {tool}'s arguments are flags, as in --name value. {_listing(tool, properties)}")
+            raise UsageError(
+                f"unexpected {token!r}: {tool}'s arguments are flags, as in --name value. {_listing(tool, properties)}"
+            )
         text, has_value, inline = token.partition("=")
         name = by_flag.get(text)
         negated = False
@@ -124,7 +126,7 @@ def _coerce(text: str, prop: Mapping[str, Any], raw: str) -> Any:
         except json.JSONDecodeError:
             value = None
         if not isinstance(value, dict):
-            raise UsageError(f"{text} takes a JSON object, as in '{{\"key\": \"value\"}}'.")
+            raise UsageError(f'{text} takes a JSON object, as in \'{{"key": "value"}}\'.')
         return value
     if kind == "integer":
         try:

@@ -1,16 +1,16 @@
-"""Fault soak (tests/soak.py) at the issue's 20% fault rate, and a retry storm at 80% that drives the
+"""Fault soak (benchmarks/soak.py) at the issue's 20% fault rate, and a retry storm at 80% that drives the
 policy to its attempt limits. `TASKLENS_SOAK_CALLS=5000 python -m pytest tests/test_fault_soak.py -s` (or
-`python tests/soak.py --calls 5000`) runs the long version; the figures print with `-s`."""
+`python benchmarks/soak.py --calls 5000`) runs the long version; the figures print with `-s`."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from catalog_calls import unthrottled_server
 from mcp import Client
 from soak import RETRY, run_soak
 
+from support.catalog_calls import unthrottled_server
 from tasklens.server.sandbox import Fault, ManualClock, Sandbox
 from tasklens.server.sandbox.catalog import ANGO_PROJECT, ANGO_REVIEW_TODO_TASK
 

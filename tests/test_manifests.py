@@ -14,17 +14,16 @@ import json
 import re
 import shlex
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from support.paths import ROOT
 from tasklens.server import __version__
 from tasklens.server.cli import _parser
 from tasklens.server.config import ANGO_HOSTS, ENVIRONMENT_VARIABLES, MAXSIGHT_REGIONS
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
 SCHEMA_PATH = ROOT / "tests" / "schemas" / "server.schema.json"
 # sha256 of https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json

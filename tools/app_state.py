@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from mcp.server.mcpserver import Context
+from typing import Any
 
 from .export.pipeline import ExportSettings
-from .export_summaries import SummaryStore
+from .export.store import SummaryStore
 from .providers import ProviderRegistry
 
 
@@ -21,8 +20,11 @@ class AppState:
     summaries: SummaryStore = field(default_factory=SummaryStore)
 
 
-def app_state(ctx: Context) -> AppState:
-    """The `AppState` of the server handling this tool call."""
+def app_state(ctx: Any) -> AppState:
+    """The `AppState` of the server handling this call, from its request context's lifespan context.
+
+    `ctx` is the SDK's request `Context`; it is read by attribute so that the domain does not import
+    the protocol library."""
     state = ctx.request_context.lifespan_context
     if not isinstance(state, AppState):
         raise RuntimeError("tasklens tools need the server built by tasklens.server.app.build_server")

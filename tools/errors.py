@@ -112,7 +112,9 @@ def _default_hint(error: ProviderError) -> str:
         case "network":
             return f"Could not reach {name}; check the network or the configured base URL."
         case "bad_response":
-            return f"{name} sent a response tasklens could not read{_status(error)}; retry, and report it if it persists."
+            return (
+                f"{name} sent a response tasklens could not read{_status(error)}; retry, and report it if it persists."
+            )
         case "bad_request":
             return f"{name} refused the request{_status(error)}; check the arguments."
         case _:

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
 from pydantic import BeforeValidator, Field
 
 from .app_state import app_state
-from .errors import ProviderError
-from .models import ProviderName, ResponseFormat, TaskView
-from .results import tool_error, tool_result
+from .results.task import ProviderName, ResponseFormat, TaskView
 from .task_ids import id_text
 
 TaskId = Annotated[str, BeforeValidator(id_text), Field(description="the provider's task id")]
@@ -27,16 +24,12 @@ async def get_task(
     team_id: TeamId = None,
     project_id: ProjectId = None,
     response_format: Format = "concise",
-) -> Annotated[CallToolResult, TaskView]:
+) -> TaskView:
     """Current state of one task: normalized state, terminal flag, raw status, stage, assignee,
     error, and a compact view of results (top predictions, extracted fields with low-confidence ones
     flagged, objects per class). waiting_on_human means a person must act: report it, don't poll it.
     """
-    try:
-        client = app_state(ctx).registry.client(provider)
-        view = await client.get_task(
-            task_id, team_id=team_id, project_id=project_id, detailed=response_format == "detailed"
-        )
-    except ProviderError as error:
-        raise tool_error(error) from None
-    return tool_result(view)
+    client = app_state(ctx).registry.client(provider)
+    return await client.get_task(
+        task_id, team_id=team_id, project_id=project_id, detailed=response_format == "detailed"
+    )

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
 from pydantic import BeforeValidator, Field
 
 from .app_state import app_state
-from .errors import ProviderError
 from .get_task import Format, ProjectId, TeamId
-from .history import MAX_LIMIT, TaskHistory
-from .models import ProviderName
-from .results import tool_error, tool_result
+from .results.history import MAX_LIMIT, TaskHistory
+from .results.task import ProviderName
 from .task_ids import id_text
 
 OptionalTaskId = Annotated[str | None, BeforeValidator(id_text), Field(description="the provider's task id")]
@@ -32,22 +29,19 @@ async def get_task_history(
     team_id: TeamId = None,
     project_id: ProjectId = None,
     response_format: Format = "concise",
-) -> Annotated[CallToolResult, TaskHistory]:
+) -> TaskHistory:
     """Who touched a task, when, and what changed: Ango stage visits (who, active time, review outcome)
     with objects and answers changed since the previous stage, and Label-Review loops. Other providers
     have no history API, so their timeline is derived from the task's timestamps.
     """
-    try:
-        client = app_state(ctx).registry.client(provider)
-        history = await client.get_history(
-            task_id,
-            history_id=history_id,
-            team_id=team_id,
-            project_id=project_id,
-            cursor=cursor,
-            limit=limit,
-            detailed=response_format == "detailed",
-        )
-    except ProviderError as error:
-        raise tool_error(error) from None
-    return tool_result(history)
+    client = app_state(ctx).registry.client(provider)
+    history = await client.get_history(
+        task_id,
+        history_id=history_id,
+        team_id=team_id,
+        project_id=project_id,
+        cursor=cursor,
+        limit=limit,
+        detailed=response_format == "detailed",
+    )
+    return history

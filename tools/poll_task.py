@@ -5,20 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
 from pydantic import BeforeValidator, Field
 
 from .app_state import app_state
-from .errors import ProviderError
 from .get_task import ProjectId, TeamId
-from .models import ProviderName
-from .poll_result import PollResult
-from .poller import MAX_TASKS, MAX_WAIT_S, Progress, Until, poll
-from .results import tool_error, tool_result
+from .polling.poller import MAX_TASKS, MAX_WAIT_S, Progress, Until, poll
+from .results.poll import PollResult
+from .results.task import ProviderName
 from .task_ids import id_text
 
 TaskIds = Annotated[
-    list[Annotated[str, BeforeValidator(id_text)]], Field(min_length=1, max_length=MAX_TASKS, description="1-100 task ids")
+    list[Annotated[str, BeforeValidator(id_text)]],
+    Field(min_length=1, max_length=MAX_TASKS, description="1-100 task ids"),
 ]
 WaitS = Annotated[float, Field(ge=0, le=MAX_WAIT_S, description="max seconds to wait; 0 = read once")]
 UntilArg = Annotated[
@@ -34,25 +32,22 @@ async def poll_task(
     until: UntilArg = "terminal",
     team_id: TeamId = None,
     project_id: ProjectId = None,
-) -> Annotated[CallToolResult, PollResult]:
+) -> PollResult:
     """Wait for tasks of one provider, then return each one's state and whether it changed, with
     next_poll_s: when to call again. Paced under the provider's rate limit; sends progress. Tasks
     waiting_on_human are reported, not waited on. Use get_task for a task's results.
     """
-    try:
-        client = app_state(ctx).registry.client(provider)
-        result = await poll(
-            client,
-            task_ids,
-            wait_s=wait_s,
-            until=until,
-            team_id=team_id,
-            project_id=project_id,
-            progress=_progress(ctx),
-        )
-    except ProviderError as error:
-        raise tool_error(error) from None
-    return tool_result(result)
+    client = app_state(ctx).registry.client(provider)
+    result = await poll(
+        client,
+        task_ids,
+        wait_s=wait_s,
+        until=until,
+        team_id=team_id,
+        project_id=project_id,
+        progress=_progress(ctx),
+    )
+    return result
 
 
 def _progress(ctx: Context) -> Progress | None:

@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
 from pydantic import Field
 
 from .app_state import app_state
-from .errors import ProviderError
 from .export.accumulate import Filters
 from .export.service import summarize
+from .export.store import summary_label
 from .export.summary import ExportSummary
-from .models import ResponseFormat
-from .results import tool_error, tool_result
-from .summary_resource import summary_label
+from .results.task import ResponseFormat
 
 Source = Annotated[str, Field(description="file path, https URL, or ango:<project_id>")]
 Filter = str | None
@@ -31,7 +28,7 @@ async def summarize_export(
     annotator: Filter = None,
     top_k: TopK = DEFAULT_TOP_K,
     response_format: ResponseFormat = "concise",
-) -> Annotated[CallToolResult, ExportSummary]:
+) -> ExportSummary:
     """Summarize an Ango export (JSON or NDJSON, zip or gz; any size, one pass): labels per class, answers,
     workflow and review rates, people, consensus, anomalies. stage/batch/annotator keep matching assets
     (case-insensitive); lists are top_k; `approximate` names estimated figures.
@@ -41,18 +38,15 @@ async def summarize_export(
     async def progress(done: float, total: float | None, message: str | None) -> None:
         await ctx.report_progress(done, total, message)
 
-    try:
-        summary = await summarize(
-            source,
-            settings=state.exports,
-            registry=state.registry,
-            filters=Filters(stage=stage, batch=batch, annotator=annotator),
-            top_k=top_k,
-            detailed=response_format == "detailed",
-            progress=progress,
-        )
-    except ProviderError as error:
-        raise tool_error(error) from None
+    summary = await summarize(
+        source,
+        settings=state.exports,
+        registry=state.registry,
+        filters=Filters(stage=stage, batch=batch, annotator=annotator),
+        top_k=top_k,
+        detailed=response_format == "detailed",
+        progress=progress,
+    )
     label = summary_label(
         source,
         stage=stage,
@@ -63,4 +57,4 @@ async def summarize_export(
     )
     summary = state.summaries.add(summary, label)
     await ctx.notify_resources_changed()  # reaches subscriptions/listen streams (2026-07-28 clients)
-    return tool_result(summary)
+    return summary

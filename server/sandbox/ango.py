@@ -34,11 +34,29 @@ _DEFAULT_LIMIT = 10
 _MAX_LIMIT = 100
 
 #: Keys of the SDK's TaskFilter (providers.md §1.7).
-_FILTER_KEYS = frozenset({
-    "_id", "stage", "batches", "status", "reviewStatus", "type", "assignee", "externalId", "createdAt",
-    "updatedAt", "createdBy", "updatedBy", "priority", "duration", "totalDuration", "openIssuesCount",
-    "isDraft", "isSkipped", "isBenchmark",
-})
+_FILTER_KEYS = frozenset(
+    {
+        "_id",
+        "stage",
+        "batches",
+        "status",
+        "reviewStatus",
+        "type",
+        "assignee",
+        "externalId",
+        "createdAt",
+        "updatedAt",
+        "createdBy",
+        "updatedBy",
+        "priority",
+        "duration",
+        "totalDuration",
+        "openIssuesCount",
+        "isDraft",
+        "isSkipped",
+        "isBenchmark",
+    }
+)
 
 
 class BadQuery(ValueError):
@@ -175,17 +193,23 @@ class AngoApi:
                     b in wanted_batches or BATCHES.get(b) in wanted_batches for b in task.batches
                 ):
                     continue
-                if not (options.in_range("updatedAt", payload["updatedAt"])
-                        and options.in_range("createdAt", payload["createdAt"])):
+                if not (
+                    options.in_range("updatedAt", payload["updatedAt"])
+                    and options.in_range("createdAt", payload["createdAt"])
+                ):
                     continue
-                assets.append(self.world.export_asset(
-                    task, now, include_history=options.include_history,
-                    include_metadata=options.include_metadata))
+                assets.append(
+                    self.world.export_asset(
+                        task, now, include_history=options.include_history, include_metadata=options.include_metadata
+                    )
+                )
         name = member_name(PROJECT_NAME, instant(self._clock, now), options.format)
         token = self.exports.put(build_zip(assets, options.format, name))
         signature = hashlib.sha256(f"signature:{token}".encode()).hexdigest()
-        url = (f"{request.origin}{EXPORT_DOWNLOAD_PREFIX}{token}.zip"
-               f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=120000&X-Amz-Signature={signature}")
+        url = (
+            f"{request.origin}{EXPORT_DOWNLOAD_PREFIX}{token}.zip"
+            f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=120000&X-Amz-Signature={signature}"
+        )
         return self.ok({"exportPath": url})
 
 
@@ -273,8 +297,12 @@ def _compare(value: Any, op: str, arg: Any) -> bool:
         if v is None or type(v) is bool or isinstance(v, str) != isinstance(arg, str):
             continue
         try:
-            if (op == "$gt" and v > arg) or (op == "$gte" and v >= arg) or \
-               (op == "$lt" and v < arg) or (op == "$lte" and v <= arg):
+            if (
+                (op == "$gt" and v > arg)
+                or (op == "$gte" and v >= arg)
+                or (op == "$lt" and v < arg)
+                or (op == "$lte" and v <= arg)
+            ):
                 return True
         except TypeError:
             continue

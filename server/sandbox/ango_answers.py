@@ -26,8 +26,13 @@ Answer = dict[str, list[dict[str, Any]]]
 IMAGE_WIDTH, IMAGE_HEIGHT = 1920, 1080
 
 _CLASS_WEIGHTS = {
-    "Vehicle": 40, "Pedestrian": 15, "Cyclist": 5, "Traffic light": 10, "Traffic sign": 12,
-    "Lane marking": 12, "Pole": 6,
+    "Vehicle": 40,
+    "Pedestrian": 15,
+    "Cyclist": 5,
+    "Traffic light": 10,
+    "Traffic sign": 12,
+    "Lane marking": 12,
+    "Pole": 6,
 }
 _TOOLS_BY_TITLE = {t["title"]: t for t in TOOL_SCHEMA}
 _QUESTIONS_BY_TITLE = {q["title"]: q for q in CLASSIFICATION_SCHEMA}
@@ -38,11 +43,11 @@ _RELATIONS_BY_TITLE = {r["title"]: r for r in RELATION_SCHEMA}
 class Edits:
     """What one stage visit does to the answer it received."""
 
-    create: int = 0          # a fresh labeling pass: this many objects plus scene classifications
-    add: int = 0             # objects added on top of the received answer
-    delete: int = 0          # objects removed
-    move: int = 0            # objects whose geometry changed
-    reclassify: int = 0      # scene classification answers changed
+    create: int = 0  # a fresh labeling pass: this many objects plus scene classifications
+    add: int = 0  # objects added on top of the received answer
+    delete: int = 0  # objects removed
+    move: int = 0  # objects whose geometry changed
+    reclassify: int = 0  # scene classification answers changed
 
     @property
     def any(self) -> bool:
@@ -89,13 +94,13 @@ class _Writer:
         return format_iso_ms(self.clock.epoch + timedelta(seconds=t))
 
     def metadata(self, fraction: float) -> dict[str, str]:
-        return {"createdAt": self.when(fraction), "createdBy": self.window.who,
-                "createdIn": self.window.stage_name}
+        return {"createdAt": self.when(fraction), "createdBy": self.window.who, "createdIn": self.window.stage_name}
 
     def touch(self, obj: dict[str, Any], fraction: float) -> None:
         meta = obj.setdefault("metadata", {})
-        meta.update({"updatedAt": self.when(fraction), "updatedBy": self.window.who,
-                     "updatedIn": self.window.stage_name})
+        meta.update(
+            {"updatedAt": self.when(fraction), "updatedBy": self.window.who, "updatedIn": self.window.stage_name}
+        )
 
     def answer_for(self, question: dict[str, Any], fraction: float, avoid: Any = None) -> dict[str, Any]:
         rng = self.rng
@@ -111,11 +116,18 @@ class _Writer:
             leaf = rng.choice([v for v in values if " / " in v] or values)
             answer = [leaf.split(" / ")[0], leaf] if " / " in leaf else [leaf]
         else:
-            answer = rng.choice(["", "glare from low sun", "partially blurred frame", "rear camera",
-                                 "windscreen wipers visible"])
-        return {"objectId": _object_id(rng), "schemaId": question["schemaId"], "tool": tool,
-                "title": question["title"], "answer": answer, "metadata": self.metadata(fraction),
-                "classifications": []}
+            answer = rng.choice(
+                ["", "glare from low sun", "partially blurred frame", "rear camera", "windscreen wipers visible"]
+            )
+        return {
+            "objectId": _object_id(rng),
+            "schemaId": question["schemaId"],
+            "tool": tool,
+            "title": question["title"],
+            "answer": answer,
+            "metadata": self.metadata(fraction),
+            "classifications": [],
+        }
 
     def geometry(self, tool: str, title: str) -> Any:
         rng = self.rng
@@ -139,8 +151,10 @@ class _Writer:
             return [[cx + r * _cos(i / n), cy + r * _sin(i / n)] for i in range(n)]
         if tool == "polyline":
             x0 = rng.uniform(200, IMAGE_WIDTH - 200)
-            return [[x0 + i * rng.uniform(-60, 60), IMAGE_HEIGHT - i * rng.uniform(60, 110)]
-                    for i in range(rng.randint(3, 6))]
+            return [
+                [x0 + i * rng.uniform(-60, 60), IMAGE_HEIGHT - i * rng.uniform(60, 110)]
+                for i in range(rng.randint(3, 6))
+            ]
         return [rng.uniform(0, IMAGE_WIDTH), rng.uniform(200, 800)]  # point
 
     def new_tool(self, fraction: float) -> dict[str, Any]:
@@ -148,9 +162,14 @@ class _Writer:
         title = rng.choices(list(_CLASS_WEIGHTS), weights=list(_CLASS_WEIGHTS.values()))[0]
         schema = _TOOLS_BY_TITLE[title]
         nested = [self.answer_for(q, fraction) for q in schema["classifications"]]
-        return {schema["tool"]: self.geometry(schema["tool"], title), "objectId": _object_id(rng),
-                "classifications": nested, "schemaId": schema["schemaId"],
-                "metadata": self.metadata(fraction), "title": title}
+        return {
+            schema["tool"]: self.geometry(schema["tool"], title),
+            "objectId": _object_id(rng),
+            "classifications": nested,
+            "schemaId": schema["schemaId"],
+            "metadata": self.metadata(fraction),
+            "title": title,
+        }
 
 
 def _cos(turn: float) -> float:
@@ -173,12 +192,26 @@ def _relations(writer: _Writer, tools: list[dict[str, Any]]) -> list[dict[str, A
     if len(vehicles) >= 2 and rng.random() < 0.5:
         towing = _RELATIONS_BY_TITLE["Towing"]
         a, b = rng.sample(vehicles, 2)
-        relations.append({"from": a, "to": b, "objectId": _object_id(rng), "schemaId": towing["schemaId"],
-                          "direction": "straight", "title": towing["title"]})
+        relations.append(
+            {
+                "from": a,
+                "to": b,
+                "objectId": _object_id(rng),
+                "schemaId": towing["schemaId"],
+                "direction": "straight",
+                "title": towing["title"],
+            }
+        )
     if len(people) >= 2:
         group = _RELATIONS_BY_TITLE["Group"]
-        relations.append({"objectId": _object_id(rng), "schemaId": group["schemaId"], "title": group["title"],
-                          "group": rng.sample(people, k=min(len(people), rng.randint(2, 4)))})
+        relations.append(
+            {
+                "objectId": _object_id(rng),
+                "schemaId": group["schemaId"],
+                "title": group["title"],
+                "group": rng.sample(people, k=min(len(people), rng.randint(2, 4))),
+            }
+        )
     return relations
 
 
@@ -202,15 +235,17 @@ def apply_edits(clock: Clock, answer: Answer, edits: Edits, rng: random.Random, 
     tools = result["tools"]
     if edits.create:
         tools.extend(writer.new_tool(fraction()) for _ in range(edits.create))
-        result["classifications"] = [writer.answer_for(_QUESTIONS_BY_TITLE[t], fraction())
-                                     for t in _SCENE_QUESTIONS]
+        result["classifications"] = [writer.answer_for(_QUESTIONS_BY_TITLE[t], fraction()) for t in _SCENE_QUESTIONS]
         result["relations"] = _relations(writer, tools)
     for _ in range(edits.delete):
         if not tools:
             break
         gone = tools.pop(rng.randrange(len(tools)))["objectId"]
-        result["relations"] = [r for r in result["relations"]
-                               if gone not in (r.get("from"), r.get("to")) and gone not in r.get("group", [])]
+        result["relations"] = [
+            r
+            for r in result["relations"]
+            if gone not in (r.get("from"), r.get("to")) and gone not in r.get("group", [])
+        ]
     movable = [t for t in tools if _geometry_key(t)]
     for tool in rng.sample(movable, k=min(edits.move, len(movable))):
         key = _geometry_key(tool)

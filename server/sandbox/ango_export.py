@@ -83,11 +83,16 @@ class ExportOptions:
                 raise OptionError(f'{name} must be {{"$gt": ..., "$lt": ...}}')
             ranges[name] = value
         return cls(
-            project=project, format=fmt, type=kind, stages=tuple(stages),
-            batches=tuple(batches) if batches is not None else None, task_types=tuple(task_types),
+            project=project,
+            format=fmt,
+            type=kind,
+            stages=tuple(stages),
+            batches=tuple(batches) if batches is not None else None,
+            task_types=tuple(task_types),
             include_history=_bool_param(params.get("includeHistory"), True),
             include_metadata=_bool_param(params.get("includeMetadata"), True),
-            updated_at=ranges["updatedAt"], created_at=ranges["createdAt"],
+            updated_at=ranges["updatedAt"],
+            created_at=ranges["createdAt"],
         )
 
     def in_range(self, field: str, value: str) -> bool:

@@ -51,8 +51,12 @@ class AngoWorld:
                 answer = copy.deepcopy(task.fixed_answer) if index >= fixed_from else empty_answer()
             else:
                 stage = STAGE_BY_ID[visit.stage]
-                window = WorkWindow(visit.entered + 2.0, visit.entered + 2.0 + max(visit.duration_ms / 1000, 1.0),
-                                    visit.assignee or IMPORTER, stage.name)
+                window = WorkWindow(
+                    visit.entered + 2.0,
+                    visit.entered + 2.0 + max(visit.duration_ms / 1000, 1.0),
+                    visit.assignee or IMPORTER,
+                    stage.name,
+                )
                 rng = random.Random(f"ango-answer:{self.seed}:{task.id}:{index}")
                 answer = apply_edits(self.clock, answer, visit.edits, rng, window)
             result.append(answer)

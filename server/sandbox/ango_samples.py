@@ -14,7 +14,7 @@ __all__ = ["DOC_EXPORT_TASK", "DOC_HISTORY_ENTRY"]
 
 # data.taskHistory of GET /v2/task/6453677fc47af30015be5a58/history (docs sample output).
 DOC_HISTORY_ENTRY: dict[str, Any] = json.loads(
-    r'''
+    r"""
 {
   "answer": {
     "tools": [
@@ -57,12 +57,12 @@ DOC_HISTORY_ENTRY: dict[str, Any] = json.loads(
   "brushDataUrl": null,
   "__v": 0
 }
-'''
+"""
 )
 
 # The export "task" object of task 64e5e5b985eb730015b4ebd9 (docs sample).
 DOC_EXPORT_TASK: dict[str, Any] = json.loads(
-    r'''
+    r"""
 {
   "taskId": "64e5e5b985eb730015b4ebd9",
   "stage": "Complete",
@@ -534,5 +534,5 @@ DOC_EXPORT_TASK: dict[str, Any] = json.loads(
     }
   ]
 }
-'''
+"""
 )

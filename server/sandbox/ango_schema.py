@@ -57,7 +57,17 @@ COMPLETE = Stage("Complete", "Complete", "Complete", 1750, 300)
 ARCHIVE = Stage("9d2f6b8e-4a1c-4e7b-b5d3-1c8e0a6f2d73", "Archive", "Archive", 1750, 560)
 
 STAGES: tuple[Stage, ...] = (
-    START, PLUGIN, LABEL, LOGIC, CONSENSUS, AMOUNT, REVIEW, HOLD, WEBHOOK, COMPLETE, ARCHIVE,
+    START,
+    PLUGIN,
+    LABEL,
+    LOGIC,
+    CONSENSUS,
+    AMOUNT,
+    REVIEW,
+    HOLD,
+    WEBHOOK,
+    COMPLETE,
+    ARCHIVE,
 )
 STAGE_BY_ID: dict[str, Stage] = {s.id: s for s in STAGES}
 
@@ -73,32 +83,62 @@ def _options(*values: str, prefix: str) -> list[dict[str, str]]:
     return [{"value": v, "schemaId": f"{prefix}{i:02d}"} for i, v in enumerate(values, start=1)]
 
 
-def _question(schema_id: str, tool: str, title: str, options: list[dict[str, str]] | None = None,
-              required: bool = False) -> dict[str, Any]:
-    question: dict[str, Any] = {"schemaId": schema_id, "tool": tool, "title": title, "required": required,
-                                "classifications": []}
+def _question(
+    schema_id: str, tool: str, title: str, options: list[dict[str, str]] | None = None, required: bool = False
+) -> dict[str, Any]:
+    question: dict[str, Any] = {
+        "schemaId": schema_id,
+        "tool": tool,
+        "title": title,
+        "required": required,
+        "classifications": [],
+    }
     if options is not None:
         question["options"] = options
     return question
 
 
-_OCCLUDED = _question("4c1e8a2f6b9d3e7a5c0f1b2", "radio", "Occluded",
-                      _options("No", "Partly", "Mostly", prefix="4c1e8a2f6b9d3e7a5c0f1"))
-_VEHICLE_TYPE = _question("9e2b6d0a4f8c1e5b3a7d9c4", "single-dropdown", "Vehicle type",
-                          _options("Car", "Van", "Truck", "Bus", "Motorcycle", prefix="9e2b6d0a4f8c1e5b3a7d9"))
-_LIGHT_STATE = _question("2a6e0c4b8f1d5a9e3c7b0d6", "radio", "State",
-                         _options("Red", "Amber", "Green", "Off", prefix="2a6e0c4b8f1d5a9e3c7b0"))
-_SIGN_CLASS = _question("6d0a4e8c2b6f0a4d8e2c6b1", "single-dropdown", "Sign class",
-                        _options("Speed limit", "Stop", "Yield", "No entry", "Pedestrian crossing",
-                                 prefix="6d0a4e8c2b6f0a4d8e2c6"))
-_LINE_TYPE = _question("0f4b8d2a6e0c4f8b2d6a0e3", "radio", "Line type",
-                       _options("Solid", "Dashed", "Double", prefix="0f4b8d2a6e0c4f8b2d6a0"))
+_OCCLUDED = _question(
+    "4c1e8a2f6b9d3e7a5c0f1b2", "radio", "Occluded", _options("No", "Partly", "Mostly", prefix="4c1e8a2f6b9d3e7a5c0f1")
+)
+_VEHICLE_TYPE = _question(
+    "9e2b6d0a4f8c1e5b3a7d9c4",
+    "single-dropdown",
+    "Vehicle type",
+    _options("Car", "Van", "Truck", "Bus", "Motorcycle", prefix="9e2b6d0a4f8c1e5b3a7d9"),
+)
+_LIGHT_STATE = _question(
+    "2a6e0c4b8f1d5a9e3c7b0d6",
+    "radio",
+    "State",
+    _options("Red", "Amber", "Green", "Off", prefix="2a6e0c4b8f1d5a9e3c7b0"),
+)
+_SIGN_CLASS = _question(
+    "6d0a4e8c2b6f0a4d8e2c6b1",
+    "single-dropdown",
+    "Sign class",
+    _options("Speed limit", "Stop", "Yield", "No entry", "Pedestrian crossing", prefix="6d0a4e8c2b6f0a4d8e2c6"),
+)
+_LINE_TYPE = _question(
+    "0f4b8d2a6e0c4f8b2d6a0e3",
+    "radio",
+    "Line type",
+    _options("Solid", "Dashed", "Double", prefix="0f4b8d2a6e0c4f8b2d6a0"),
+)
 
 
-def _tool(schema_id: str, tool: str, title: str, color: str, shortcut: str,
-          nested: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"schemaId": schema_id, "tool": tool, "title": title, "required": False, "color": color,
-            "shortcutKey": shortcut, "classifications": copy.deepcopy(nested or [])}
+def _tool(
+    schema_id: str, tool: str, title: str, color: str, shortcut: str, nested: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "schemaId": schema_id,
+        "tool": tool,
+        "title": title,
+        "required": False,
+        "color": color,
+        "shortcutKey": shortcut,
+        "classifications": copy.deepcopy(nested or []),
+    }
 
 
 TOOL_SCHEMA: list[dict[str, Any]] = [
@@ -116,23 +156,42 @@ TOOL_SCHEMA: list[dict[str, Any]] = [
 ]
 
 CLASSIFICATION_SCHEMA: list[dict[str, Any]] = [
-    _question("c1e5a9d3f7b1c5e9a3d7f1b", "radio", "Weather",
-              _options("Clear", "Rain", "Fog", "Snow", prefix="c1e5a9d3f7b1c5e9a3d7f"), required=True),
-    _question("f7b1d5a9e3c7f1b5d9a3e7c", "single-dropdown", "Time of day",
-              _options("Day", "Dusk", "Night", prefix="f7b1d5a9e3c7f1b5d9a3e")),
-    _question("a9d3f7c1e5b9a3d7f1c5e9b", "checkbox", "Scene tags",
-              _options("Urban", "Highway", "Construction zone", "Tunnel", "Parking",
-                       prefix="a9d3f7c1e5b9a3d7f1c5e")),
-    _question("b3f7d1a5c9e3b7f1d5a9c3e", "tree-dropdown", "Road type",
-              _options("Public road", "Public road / Urban", "Public road / Rural", "Private road",
-                       prefix="b3f7d1a5c9e3b7f1d5a9c")),
+    _question(
+        "c1e5a9d3f7b1c5e9a3d7f1b",
+        "radio",
+        "Weather",
+        _options("Clear", "Rain", "Fog", "Snow", prefix="c1e5a9d3f7b1c5e9a3d7f"),
+        required=True,
+    ),
+    _question(
+        "f7b1d5a9e3c7f1b5d9a3e7c",
+        "single-dropdown",
+        "Time of day",
+        _options("Day", "Dusk", "Night", prefix="f7b1d5a9e3c7f1b5d9a3e"),
+    ),
+    _question(
+        "a9d3f7c1e5b9a3d7f1c5e9b",
+        "checkbox",
+        "Scene tags",
+        _options("Urban", "Highway", "Construction zone", "Tunnel", "Parking", prefix="a9d3f7c1e5b9a3d7f1c5e"),
+    ),
+    _question(
+        "b3f7d1a5c9e3b7f1d5a9c3e",
+        "tree-dropdown",
+        "Road type",
+        _options(
+            "Public road", "Public road / Urban", "Public road / Rural", "Private road", prefix="b3f7d1a5c9e3b7f1d5a9c"
+        ),
+    ),
     _question("e9c3a7f1b5d9e3c7a1f5b9d", "text", "Annotator notes"),
     # Classes of the docs samples.
     _question("6421df1fa34ac13204ea157", "radio", "rdo", _options("1", "2", prefix="6421df1fa34ac13204ea1")),
     _question("1ea7a275ce5c9cf30a6f148", "checkbox", "chk", _options("1", "2", prefix="1ea7a275ce5c9cf30a6f1")),
     _question("a2b4a50bb90eb6523b88376", "single-dropdown", "sdr", _options("1", "2", prefix="a2b4a50bb90eb6523b883")),
     _question("11f6ed8e4ac4852d3422341", "multi-dropdown", "mdr", _options("1", "2", prefix="11f6ed8e4ac4852d34223")),
-    _question("c2b5eb27e55b186f84f3898", "tree-dropdown", "tre", _options("1", "1 / 2", prefix="c2b5eb27e55b186f84f38")),
+    _question(
+        "c2b5eb27e55b186f84f3898", "tree-dropdown", "tre", _options("1", "1 / 2", prefix="c2b5eb27e55b186f84f38")
+    ),
     _question("6590a72d09f1760a4578032", "text", "txt"),
 ]
 

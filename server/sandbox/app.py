@@ -144,29 +144,37 @@ class Sandbox:
 
     # ---- internals ------------------------------------------------------------------------------
     def _record(self, provider: str, request: Request, path: str, status: int, fault: str | None) -> None:
-        self.requests.append(RecordedRequest(
-            provider=provider,
-            method=request.method,
-            path=path,
-            raw_path=request.raw_path,
-            query=request.query,
-            header_names=[name for name, _ in request.headers],
-            status=status,
-            fault=fault,
-            at=self.clock.now(),
-        ))
+        self.requests.append(
+            RecordedRequest(
+                provider=provider,
+                method=request.method,
+                path=path,
+                raw_path=request.raw_path,
+                query=request.query,
+                header_names=[name for name, _ in request.headers],
+                status=status,
+                fault=fault,
+                at=self.clock.now(),
+            )
+        )
 
     def _unknown_prefix(self, request: Request) -> Response:
         if request.segments in ((), ("",)) and request.method == "GET":
-            return Response.json(200, {
-                "sandbox": "tasklens provider sandbox",
-                "providers": {p: self.base_url(p, request.origin) for p in PROVIDERS},
-                "control": f"{request.origin}/_sandbox/",
-            })
-        return Response.json(404, {
-            "error": "unknown provider prefix",
-            "providers": [f"/{p}" for p in PROVIDERS],
-        })
+            return Response.json(
+                200,
+                {
+                    "sandbox": "tasklens provider sandbox",
+                    "providers": {p: self.base_url(p, request.origin) for p in PROVIDERS},
+                    "control": f"{request.origin}/_sandbox/",
+                },
+            )
+        return Response.json(
+            404,
+            {
+                "error": "unknown provider prefix",
+                "providers": [f"/{p}" for p in PROVIDERS],
+            },
+        )
 
 
 async def _sleep_unless_disconnected(delay_s: float, receive: Receive) -> bool:

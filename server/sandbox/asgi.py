@@ -59,9 +59,7 @@ class Request:
         parts = text.split("/")[1:] if text.startswith("/") else text.split("/")
         segments = tuple(unquote(p, encoding="utf-8", errors="replace") for p in parts)
         query = scope.get("query_string", b"").decode("latin-1")
-        headers = tuple(
-            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])
-        )
+        headers = tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", []))
         host = next((v for k, v in headers if k == "host"), "")
         if not host:
             server = scope.get("server") or ("sandbox", None)
@@ -129,7 +127,10 @@ class Response:
 
     @classmethod
     def text(
-        cls, status: int, text: str, content_type: str = "text/plain; charset=utf-8",
+        cls,
+        status: int,
+        text: str,
+        content_type: str = "text/plain; charset=utf-8",
         headers: Iterable[tuple[str, str]] = (),
     ) -> Response:
         return cls(status, text.encode("utf-8"), [("content-type", content_type), *headers])

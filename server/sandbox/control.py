@@ -63,12 +63,15 @@ class ControlPlane:
     # ---- endpoints ------------------------------------------------------------------------------
     def _index(self, request: Request) -> Response:
         origin = request.origin
-        return Response.json(200, {
-            "providers": {p: self._sb.base_url(p, origin) for p in SANDBOX_KEYS},
-            "keys": dict(SANDBOX_KEYS),
-            "catalog": f"{origin}/_sandbox/catalog",
-            "clock": {"now": self._sb.clock.now(), "manual": isinstance(self._sb.clock, ManualClock)},
-        })
+        return Response.json(
+            200,
+            {
+                "providers": {p: self._sb.base_url(p, origin) for p in SANDBOX_KEYS},
+                "keys": dict(SANDBOX_KEYS),
+                "catalog": f"{origin}/_sandbox/catalog",
+                "clock": {"now": self._sb.clock.now(), "manual": isinstance(self._sb.clock, ManualClock)},
+            },
+        )
 
     def _catalog(self, request: Request) -> Response:
         return Response.json(200, catalog_json())
@@ -106,8 +109,9 @@ class ControlPlane:
 
     def _clock(self, request: Request) -> Response:
         clock = self._sb.clock
-        return Response.json(200, {"now": clock.now(), "manual": isinstance(clock, ManualClock),
-                                   "epoch": clock.epoch.isoformat()})
+        return Response.json(
+            200, {"now": clock.now(), "manual": isinstance(clock, ManualClock), "epoch": clock.epoch.isoformat()}
+        )
 
     def _advance(self, request: Request) -> Response:
         clock = self._sb.clock
@@ -122,8 +126,10 @@ class ControlPlane:
         body = _object(request)
         low, high = body.get("finish_between", [1.0, 5.0])
         ids = self._sb.add_deepomatic_tasks(
-            int(body.get("n", 1)), finish_between=(float(low), float(high)),
-            error_rate=float(body.get("error_rate", 0.1)), seed=int(body.get("seed", 0)),
+            int(body.get("n", 1)),
+            finish_between=(float(low), float(high)),
+            error_rate=float(body.get("error_rate", 0.1)),
+            seed=int(body.get("seed", 0)),
         )
         return Response.json(201, {"task_ids": ids})
 
@@ -137,8 +143,9 @@ class ControlPlane:
                 "<Message>The specified key does not exist.</Message></Error>",
                 "application/xml",
             )
-        return Response(200, data, [("content-type", "application/zip"),
-                                    ("content-disposition", f'attachment; filename="{name}"')])
+        return Response(
+            200, data, [("content-type", "application/zip"), ("content-disposition", f'attachment; filename="{name}"')]
+        )
 
 
 def _object(request: Request) -> dict[str, Any]:

@@ -56,9 +56,7 @@ class DeepomaticApi:
     async def handle(self, request: Request, path: Sequence[str]) -> Response:
         match = find_route(self._routes, request.method, path)
         if match is None:
-            if request.method in ("GET", "HEAD") and path and path[-1] != "" and path_exists(
-                self._routes, [*path, ""]
-            ):
+            if request.method in ("GET", "HEAD") and path and path[-1] != "" and path_exists(self._routes, [*path, ""]):
                 return self._append_slash(request)
             return self.error(404, "Not found.")
         if not match.method_allowed:
@@ -99,12 +97,15 @@ class DeepomaticApi:
         offset = _int_param(request.param("offset"), 0, minimum=0, maximum=None)
         page = records[offset : offset + limit]
         count = len(records)
-        return Response.json(200, {
-            "count": count,
-            "next": _page_url(request, limit, offset + limit) if offset + limit < count else None,
-            "previous": _page_url(request, limit, offset - limit) if offset > 0 else None,
-            "results": [self.task_payload(r, now) for r in page],
-        })
+        return Response.json(
+            200,
+            {
+                "count": count,
+                "next": _page_url(request, limit, offset + limit) if offset + limit < count else None,
+                "previous": _page_url(request, limit, offset - limit) if offset > 0 else None,
+                "results": [self.task_payload(r, now) for r in page],
+            },
+        )
 
     # ---- payloads -------------------------------------------------------------------------------
     def task_payload(self, record: DeepomaticRecord, now: float) -> dict[str, Any]:
@@ -122,16 +123,15 @@ class DeepomaticApi:
             "date_created": format_iso_us(instant(self._clock, record.created_at)),
             "date_updated": (
                 format_iso_us(instant(self._clock, record.finish_at))
-                if finished and record.finish_at is not None else None
+                if finished and record.finish_at is not None
+                else None
             ),
             "data": json.loads(json.dumps(record.data)) if status == "success" else None,
             "subtasks": None,
         }
 
     # ---- control --------------------------------------------------------------------------------
-    def add_tasks(
-        self, n: int, finish_between: tuple[float, float], error_rate: float, seed: int
-    ) -> list[str]:
+    def add_tasks(self, n: int, finish_between: tuple[float, float], error_rate: float, seed: int) -> list[str]:
         """New pending tasks created now, each finishing ``uniform(*finish_between)`` seconds
         later as success (or error with probability ``error_rate``)."""
         low, high = finish_between
@@ -147,11 +147,11 @@ class DeepomaticApi:
             self._next_id += 1
             finish = now + rng.uniform(low, high)
             if rng.random() < error_rate:
-                record = DeepomaticRecord(task_id, now, finish,
-                                          error="Inference failed: worker exited unexpectedly (exit code 137)")
+                record = DeepomaticRecord(
+                    task_id, now, finish, error="Inference failed: worker exited unexpectedly (exit code 137)"
+                )
             else:
-                record = DeepomaticRecord(task_id, now, finish,
-                                          data={"outputs": [classification_output(rng)]})
+                record = DeepomaticRecord(task_id, now, finish, data={"outputs": [classification_output(rng)]})
             self._tasks[task_id] = record
             ids.append(task_id)
         return ids

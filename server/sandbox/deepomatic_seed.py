@@ -184,18 +184,26 @@ def seed_tasks(seed: int) -> list[DeepomaticRecord]:
         DeepomaticRecord(DEEPOMATIC_DOC_TASK, -day * 400, -day * 400, verbatim=copy.deepcopy(_DOC_TASK)),
         DeepomaticRecord(DEEPOMATIC_DOC_TASK_2, -day * 400, -day * 400, verbatim=copy.deepcopy(_DOC_TASK_2)),
         DeepomaticRecord(
-            DEEPOMATIC_CLASSIFICATION_TASK, -3_612.48, -3_611.21,
+            DEEPOMATIC_CLASSIFICATION_TASK,
+            -3_612.48,
+            -3_611.21,
             data={"outputs": [classification_output(random.Random(f"{seed}:cls"))]},
         ),
         DeepomaticRecord(
-            DEEPOMATIC_DETECTION_TASK, -3_540.02, -3_537.66,
-            data={"outputs": [
-                detection_output(random.Random(f"{seed}:det")),
-                classification_output(random.Random(f"{seed}:det-cls")),
-            ]},
+            DEEPOMATIC_DETECTION_TASK,
+            -3_540.02,
+            -3_537.66,
+            data={
+                "outputs": [
+                    detection_output(random.Random(f"{seed}:det")),
+                    classification_output(random.Random(f"{seed}:det-cls")),
+                ]
+            },
         ),
         DeepomaticRecord(
-            DEEPOMATIC_ERROR_TASK, -3_300.75, -3_270.31,
+            DEEPOMATIC_ERROR_TASK,
+            -3_300.75,
+            -3_270.31,
             error=(
                 "Could not fetch input image 'https://storage.googleapis.com/fieldops-uploads/"
                 "site-4471/IMG_20240311_101522.jpg': HTTP 403 Forbidden"
@@ -203,11 +211,15 @@ def seed_tasks(seed: int) -> list[DeepomaticRecord]:
         ),
         DeepomaticRecord(DEEPOMATIC_PENDING_FOREVER_TASK, -120.4, None),
         DeepomaticRecord(
-            DEEPOMATIC_SUCCEEDS_LATER_TASK, -2.3, DEEPOMATIC_SUCCEEDS_AT,
+            DEEPOMATIC_SUCCEEDS_LATER_TASK,
+            -2.3,
+            DEEPOMATIC_SUCCEEDS_AT,
             data={"outputs": [detection_output(random.Random(f"{seed}:later"))]},
         ),
         DeepomaticRecord(
-            DEEPOMATIC_FAILS_LATER_TASK, -1.7, DEEPOMATIC_FAILS_AT,
+            DEEPOMATIC_FAILS_LATER_TASK,
+            -1.7,
+            DEEPOMATIC_FAILS_AT,
             error="Inference failed: the image could not be decoded (unsupported format image/heic)",
         ),
     ]
@@ -217,12 +229,11 @@ def seed_tasks(seed: int) -> list[DeepomaticRecord]:
         finished = created + rng.uniform(0.15, 4.0)
         task_id = str(270_113_000 + index * 37 + rng.randint(0, 30))
         if rng.random() < 0.12:
-            records.append(DeepomaticRecord(task_id, created, finished,
-                                            error="Request timed out while fetching the input image"))
+            records.append(
+                DeepomaticRecord(task_id, created, finished, error="Request timed out while fetching the input image")
+            )
         elif rng.random() < 0.5:
-            records.append(DeepomaticRecord(task_id, created, finished,
-                                            data={"outputs": [detection_output(rng)]}))
+            records.append(DeepomaticRecord(task_id, created, finished, data={"outputs": [detection_output(rng)]}))
         else:
-            records.append(DeepomaticRecord(task_id, created, finished,
-                                            data={"outputs": [classification_output(rng)]}))
+            records.append(DeepomaticRecord(task_id, created, finished, data={"outputs": [classification_output(rng)]}))
     return records

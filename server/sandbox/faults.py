@@ -49,7 +49,16 @@ __all__ = [
 
 #: Every fault kind the sandbox knows (described in the module docstring).
 FAULT_KINDS: tuple[str, ...] = (
-    "429", "500", "502", "503", "504", "html", "slow", "malformed", "truncated", "reset",
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "html",
+    "slow",
+    "malformed",
+    "truncated",
+    "reset",
     "echo_headers",
 )
 
@@ -190,9 +199,7 @@ class FaultBook:
                         if rule.remaining == 0:
                             self._rules.remove(rule)
                     return rule.fault
-            if self._random_rate > 0 and (
-                self._random_providers is None or provider in self._random_providers
-            ):
+            if self._random_rate > 0 and (self._random_providers is None or provider in self._random_providers):
                 if self._rng.random() < self._random_rate:
                     kind = self._rng.choice(self._random_kinds)
                     return Fault(
@@ -227,9 +234,7 @@ def _retry_after_value(retry_after: float | int | str) -> str:
     return repr(float(retry_after))
 
 
-def fault_response(
-    fault: Fault, request: Request, provider_error: Callable[[int, str], Response]
-) -> Response:
+def fault_response(fault: Fault, request: Request, provider_error: Callable[[int, str], Response]) -> Response:
     """The canned response of a fault (``slow``, ``truncated`` and ``reset`` alter the real
     response instead, so :mod:`.app` handles them).
 
@@ -246,21 +251,20 @@ def fault_response(
         response = provider_error(500, "Internal server error")
     elif kind in ("502", "503", "504"):
         status = int(kind)
-        response = Response.text(
-            status, _gateway_html(status), "text/html", headers=[("server", "awselb/2.0")]
-        )
+        response = Response.text(status, _gateway_html(status), "text/html", headers=[("server", "awselb/2.0")])
     elif kind == "html":
         response = Response.text(
             200,
             "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>"
-            "<h1>Please sign in to continue</h1><form method=\"post\" action=\"/login\">"
-            "<input name=\"email\"><input name=\"password\" type=\"password\"></form>"
+            '<h1>Please sign in to continue</h1><form method="post" action="/login">'
+            '<input name="email"><input name="password" type="password"></form>'
             "</body></html>\n",
             "text/html; charset=utf-8",
         )
     elif kind == "malformed":
         response = Response(
-            200, b"{'status': 'success', 'data': {'task': None}}\n",
+            200,
+            b"{'status': 'success', 'data': {'task': None}}\n",
             [("content-type", "application/json")],
         )
     elif kind == "echo_headers":

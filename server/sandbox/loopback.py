@@ -80,8 +80,7 @@ def _wire_faults(app: ASGIApp) -> ASGIApp:
             # uvicorn marks the response as started before validating it; an invalid header value
             # therefore makes it close the connection without writing a status line.
             try:
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"x-sandbox-reset", b"\r\n")]})
+                await send({"type": "http.response.start", "status": 200, "headers": [(b"x-sandbox-reset", b"\r\n")]})
             except Exception:  # noqa: BLE001 - the expected outcome of the invalid header
                 pass
             raise _DeliberateAbort(str(exc)) from exc
@@ -104,8 +103,14 @@ async def serve_on_loopback(app: ASGIApp, host: str = "127.0.0.1", port: int = 0
     sock.listen(128)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        _wire_faults(app), http="h11", lifespan="off", log_config=None, log_level="warning",
-        access_log=False, server_header=False, timeout_graceful_shutdown=2,
+        _wire_faults(app),
+        http="h11",
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     failure: list[BaseException] = []

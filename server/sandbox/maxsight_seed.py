@@ -146,42 +146,119 @@ def seed_tasks(clock: Clock, seed: int) -> list[MaxsightRecord]:
     def add(task: dict[str, Any]) -> None:
         records.append(MaxsightRecord(task["id"], [(-day * 3650, task)]))
 
-    add(_task(fixed, clock, MAXSIGHT_UNASSIGNED_TASK, created=-5 * hour, updated=-5 * hour,
-              status="INCOMPLETE", c_name="Review screening matches", step_name="Screening",
-              assignee=None, data_version=0,
-              metadata={"onboarding_channel": "partner-api", "risk_rating": "MEDIUM",
-                        "case_reference": "KYB-2025-004217"}))
-    add(_task(fixed, clock, MAXSIGHT_COMMENTED_TASK, created=-2 * day - 3 * hour, updated=-40 * 60,
-              locked=-40 * 60, status="INCOMPLETE", c_name="Enhanced due diligence sign-off",
-              step_name="EDD", assignee=_ANALYSTS[1], data_version=4,
-              name="EDD - Mueller Logistik GmbH",
-              comment=("Director passport expired in January - request a certified copy before "
-                       "approving. UBO chart from the registry does not match the declared one."),
-              metadata={"jira_ticket": "COMP-3381", "sla_hours": 48, "escalated": True,
-                        "tags": ["EDD", "high-risk-jurisdiction"], "relationship_manager": "j.okafor"}))
-    add(_task(fixed, clock, MAXSIGHT_PASS_TASK, created=-3 * day, updated=-1 * day - 2 * hour,
-              status="COMPLETED_PASS", c_name="Verify identity documents", step_name="Onboarding",
-              assignee=_ANALYSTS[2], data_version=6))
-    add(_task(fixed, clock, MAXSIGHT_FAIL_TASK, created=-4 * day, updated=-2 * day,
-              status="COMPLETED_FAIL", c_name="Approve ownership structure", step_name="Approval",
-              assignee=_ANALYSTS[0], data_version=5,
-              comment="Ultimate beneficial owner could not be verified",
-              metadata={"decline_reason": "UBO_NOT_VERIFIED", "case_reference": "KYB-2025-003954"}))
-    add(_task(fixed, clock, MAXSIGHT_EXPIRED_TASK, created=-40 * day, updated=-10 * day,
-              status="EXPIRED", c_name="Review adverse media hits", step_name="Screening",
-              assignee=_ANALYSTS[3], data_version=2))
-    opening = _task(fixed, clock, MAXSIGHT_CLOSES_LATER_TASK, created=-6 * hour, updated=-25 * 60,
-                    locked=-25 * 60, status="INCOMPLETE", c_name="Four-eyes approval",
-                    step_name="Approval", assignee=_ANALYSTS[2], data_version=2)
+    add(
+        _task(
+            fixed,
+            clock,
+            MAXSIGHT_UNASSIGNED_TASK,
+            created=-5 * hour,
+            updated=-5 * hour,
+            status="INCOMPLETE",
+            c_name="Review screening matches",
+            step_name="Screening",
+            assignee=None,
+            data_version=0,
+            metadata={
+                "onboarding_channel": "partner-api",
+                "risk_rating": "MEDIUM",
+                "case_reference": "KYB-2025-004217",
+            },
+        )
+    )
+    add(
+        _task(
+            fixed,
+            clock,
+            MAXSIGHT_COMMENTED_TASK,
+            created=-2 * day - 3 * hour,
+            updated=-40 * 60,
+            locked=-40 * 60,
+            status="INCOMPLETE",
+            c_name="Enhanced due diligence sign-off",
+            step_name="EDD",
+            assignee=_ANALYSTS[1],
+            data_version=4,
+            name="EDD - Mueller Logistik GmbH",
+            comment=(
+                "Director passport expired in January - request a certified copy before "
+                "approving. UBO chart from the registry does not match the declared one."
+            ),
+            metadata={
+                "jira_ticket": "COMP-3381",
+                "sla_hours": 48,
+                "escalated": True,
+                "tags": ["EDD", "high-risk-jurisdiction"],
+                "relationship_manager": "j.okafor",
+            },
+        )
+    )
+    add(
+        _task(
+            fixed,
+            clock,
+            MAXSIGHT_PASS_TASK,
+            created=-3 * day,
+            updated=-1 * day - 2 * hour,
+            status="COMPLETED_PASS",
+            c_name="Verify identity documents",
+            step_name="Onboarding",
+            assignee=_ANALYSTS[2],
+            data_version=6,
+        )
+    )
+    add(
+        _task(
+            fixed,
+            clock,
+            MAXSIGHT_FAIL_TASK,
+            created=-4 * day,
+            updated=-2 * day,
+            status="COMPLETED_FAIL",
+            c_name="Approve ownership structure",
+            step_name="Approval",
+            assignee=_ANALYSTS[0],
+            data_version=5,
+            comment="Ultimate beneficial owner could not be verified",
+            metadata={"decline_reason": "UBO_NOT_VERIFIED", "case_reference": "KYB-2025-003954"},
+        )
+    )
+    add(
+        _task(
+            fixed,
+            clock,
+            MAXSIGHT_EXPIRED_TASK,
+            created=-40 * day,
+            updated=-10 * day,
+            status="EXPIRED",
+            c_name="Review adverse media hits",
+            step_name="Screening",
+            assignee=_ANALYSTS[3],
+            data_version=2,
+        )
+    )
+    opening = _task(
+        fixed,
+        clock,
+        MAXSIGHT_CLOSES_LATER_TASK,
+        created=-6 * hour,
+        updated=-25 * 60,
+        locked=-25 * 60,
+        status="INCOMPLETE",
+        c_name="Four-eyes approval",
+        step_name="Approval",
+        assignee=_ANALYSTS[2],
+        data_version=2,
+    )
     closed = copy.deepcopy(opening)
-    closed.update({
-        "status": "COMPLETED_PASS",
-        "updated_at": format_iso_s(clock.epoch + timedelta(seconds=MAXSIGHT_CLOSES_AT)),
-        "locked_at": None,
-        "data_version": 3,
-    })
-    records.append(MaxsightRecord(MAXSIGHT_CLOSES_LATER_TASK,
-                                  [(-day * 3650, opening), (MAXSIGHT_CLOSES_AT, closed)]))
+    closed.update(
+        {
+            "status": "COMPLETED_PASS",
+            "updated_at": format_iso_s(clock.epoch + timedelta(seconds=MAXSIGHT_CLOSES_AT)),
+            "locked_at": None,
+            "data_version": 3,
+        }
+    )
+    records.append(MaxsightRecord(MAXSIGHT_CLOSES_LATER_TASK, [(-day * 3650, opening), (MAXSIGHT_CLOSES_AT, closed)]))
 
     rng = random.Random(f"maxsight:{seed}")
     for _ in range(55):
@@ -191,10 +268,20 @@ def seed_tasks(clock: Clock, seed: int) -> list[MaxsightRecord]:
         roll = rng.random()
         status = "INCOMPLETE" if roll < 0.55 else "COMPLETED_PASS" if roll < 0.9 else "COMPLETED_FAIL"
         assigned = status != "INCOMPLETE" or rng.random() < 0.7
-        add(_task(rng, clock, _uuid(rng), created=created, updated=updated, status=status,
-                  c_name=c_name, step_name=step,
-                  assignee=rng.choice(_ANALYSTS) if assigned else None,
-                  assigned_to_type="TEAM" if assigned and rng.random() < 0.08 else "USER",
-                  locked=updated if status == "INCOMPLETE" and assigned and rng.random() < 0.4 else None,
-                  data_version=rng.randint(0, 7)))
+        add(
+            _task(
+                rng,
+                clock,
+                _uuid(rng),
+                created=created,
+                updated=updated,
+                status=status,
+                c_name=c_name,
+                step_name=step,
+                assignee=rng.choice(_ANALYSTS) if assigned else None,
+                assigned_to_type="TEAM" if assigned and rng.random() < 0.08 else "USER",
+                locked=updated if status == "INCOMPLETE" and assigned and rng.random() < 0.4 else None,
+                data_version=rng.randint(0, 7),
+            )
+        )
     return records

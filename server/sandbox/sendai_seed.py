@@ -80,28 +80,32 @@ _DOC_TASK: dict[str, Any] = {
                 }
             ],
             "checkboxes": [
-                {"id": "cb_1", "confidence": 0.92, "checked": True,
-                 "coordinates": [[100, 100], [120, 100], [120, 120], [100, 120]]}
+                {
+                    "id": "cb_1",
+                    "confidence": 0.92,
+                    "checked": True,
+                    "coordinates": [[100, 100], [120, 100], [120, 120], [100, 120]],
+                }
             ],
             "segments": [
-                {"id": "seg_1", "confidence": 0.87,
-                 "coordinates": [[50, 50], [400, 50], [400, 200], [50, 200]]}
+                {"id": "seg_1", "confidence": 0.87, "coordinates": [[50, 50], [400, 50], [400, 200], [50, 200]]}
             ],
             "signatures": [
-                {"id": "sig_1", "confidence": 0.83,
-                 "coordinates": [[800, 600], [1100, 600], [1100, 750], [800, 750]]}
+                {"id": "sig_1", "confidence": 0.83, "coordinates": [[800, 600], [1100, 600], [1100, 750], [800, 750]]}
             ],
         }
     ],
 }
 
 _SUPPLIERS = (
-    ("Van der Berg Logistiek B.V.", "Havenstraat 112, 3024 BL Rotterdam", "NL859123456B01",
-     "NL91 ABNA 0417 1643 00"),
-    ("Kessler Industriebedarf GmbH", "Gutenbergring 7, 22848 Norderstedt", "DE274918365",
-     "DE89 3704 0044 0532 0130 00"),
-    ("Atelier Moreau SARL", "14 rue des Tanneurs, 69002 Lyon", "FR40303265045",
-     "FR76 3000 6000 0112 3456 7890 189"),
+    ("Van der Berg Logistiek B.V.", "Havenstraat 112, 3024 BL Rotterdam", "NL859123456B01", "NL91 ABNA 0417 1643 00"),
+    (
+        "Kessler Industriebedarf GmbH",
+        "Gutenbergring 7, 22848 Norderstedt",
+        "DE274918365",
+        "DE89 3704 0044 0532 0130 00",
+    ),
+    ("Atelier Moreau SARL", "14 rue des Tanneurs, 69002 Lyon", "FR40303265045", "FR76 3000 6000 0112 3456 7890 189"),
 )
 _ITEMS = (
     ("Pallet transport Rotterdam - Venlo", 18, 142.50),
@@ -173,57 +177,99 @@ def extraction_pages(rng: random.Random, n_pages: int) -> list[dict[str, Any]]:
         for entity, content in fields:
             confidence = rng.uniform(0.81, 0.995)
             top += rng.uniform(38.0, 140.0)
-            annotations.append({
-                "id": next_id("ann"),
-                "entity_id": entity,
-                "confidence": round(confidence, 2),
-                "content": content,
-                "top": round(min(top, height - 80.0), 1),
-                "left_of_line": round(rng.choice([140.0, 162.5, 1210.0, 1680.0]) + rng.uniform(0, 40), 1)
-                if rng.random() < 0.9 else None,
-            })
+            annotations.append(
+                {
+                    "id": next_id("ann"),
+                    "entity_id": entity,
+                    "confidence": round(confidence, 2),
+                    "content": content,
+                    "top": round(min(top, height - 80.0), 1),
+                    "left_of_line": round(rng.choice([140.0, 162.5, 1210.0, 1680.0]) + rng.uniform(0, 40), 1)
+                    if rng.random() < 0.9
+                    else None,
+                }
+            )
         checkboxes = []
         if number == 1:
             for _ in range(rng.randint(1, 3)):
-                checkboxes.append({"id": next_id("cb"), "confidence": round(rng.uniform(0.55, 0.99), 2),
-                                   "checked": rng.random() < 0.5, "coordinates": _box(rng, width, height, 36, 36)})
+                checkboxes.append(
+                    {
+                        "id": next_id("cb"),
+                        "confidence": round(rng.uniform(0.55, 0.99), 2),
+                        "checked": rng.random() < 0.5,
+                        "coordinates": _box(rng, width, height, 36, 36),
+                    }
+                )
         segments = [
-            {"id": next_id("seg"), "confidence": round(rng.uniform(0.8, 0.99), 2),
-             "coordinates": [[120, 240 + 40 * number], [2360, 240 + 40 * number],
-                             [2360, 1480], [120, 1480]]},
+            {
+                "id": next_id("seg"),
+                "confidence": round(rng.uniform(0.8, 0.99), 2),
+                "coordinates": [[120, 240 + 40 * number], [2360, 240 + 40 * number], [2360, 1480], [120, 1480]],
+            },
         ]
         if number == n_pages:
-            segments.append({"id": next_id("seg"), "confidence": round(rng.uniform(0.7, 0.97), 2),
-                             "coordinates": [[1400, 2600], [2360, 2600], [2360, 3100], [1400, 3100]]})
+            segments.append(
+                {
+                    "id": next_id("seg"),
+                    "confidence": round(rng.uniform(0.7, 0.97), 2),
+                    "coordinates": [[1400, 2600], [2360, 2600], [2360, 3100], [1400, 3100]],
+                }
+            )
         signatures = []
         if number == n_pages:
-            signatures.append({"id": next_id("sig"), "confidence": round(rng.uniform(0.5, 0.95), 2),
-                               "coordinates": _box(rng, width, height, 420, 160)})
-        pages.append({"id": f"page_{number}", "width": width, "height": height,
-                      "annotations": annotations, "checkboxes": checkboxes,
-                      "segments": segments, "signatures": signatures})
+            signatures.append(
+                {
+                    "id": next_id("sig"),
+                    "confidence": round(rng.uniform(0.5, 0.95), 2),
+                    "coordinates": _box(rng, width, height, 420, 160),
+                }
+            )
+        pages.append(
+            {
+                "id": f"page_{number}",
+                "width": width,
+                "height": height,
+                "annotations": annotations,
+                "checkboxes": checkboxes,
+                "segments": segments,
+                "signatures": signatures,
+            }
+        )
     return pages
 
 
 def seed_tasks(clock: Clock, seed: int) -> list[SendaiRecord]:
     """Catalog scenarios; page contents vary with ``seed``, ids and statuses do not."""
+
     def ts(t: float) -> str:
         return format_iso_s(clock.epoch + timedelta(seconds=t))
 
     hour, day = 3_600.0, 86_400.0
     always = -day * 3650  # visible from the start
 
-    def task(task_id: str, project: str, name: str, status: str, created: float, *,
-             pages: list[dict[str, Any]], step: str = "EXTRACT", approved: bool = False,
-             exported: float | None = None, export_failed: float | None = None,
-             opened: float | None = None, meta: list[dict[str, str]] | None = None,
-             upload: str) -> dict[str, Any]:
+    def task(
+        task_id: str,
+        project: str,
+        name: str,
+        status: str,
+        created: float,
+        *,
+        pages: list[dict[str, Any]],
+        step: str = "EXTRACT",
+        approved: bool = False,
+        exported: float | None = None,
+        export_failed: float | None = None,
+        opened: float | None = None,
+        meta: list[dict[str, str]] | None = None,
+        upload: str,
+    ) -> dict[str, Any]:
         return {
             "id": task_id,
             "name": name,
             "created_at": ts(created),
-            "meta": meta if meta is not None else [{"name": "category", "value": "invoice"},
-                                                    {"name": "source", "value": "email-inbox"}],
+            "meta": meta
+            if meta is not None
+            else [{"name": "category", "value": "invoice"}, {"name": "source", "value": "email-inbox"}],
             "status": status,
             "step_type": step,
             "upload_id": upload,
@@ -244,52 +290,161 @@ def seed_tasks(clock: Clock, seed: int) -> list[SendaiRecord]:
         records.append(SendaiRecord(t["id"], team, t["project_id"], [(always, t)]))
 
     add(copy.deepcopy(_DOC_TASK))
-    add(task(SENDAI_PROCESSING_TASK, SENDAI_PROJECT, "INV-2025-00417_Kessler.pdf", "PROCESSING",
-             -8.0, pages=[], upload="upl_200417553"))
-    add(task(SENDAI_REVIEWING_TASK, SENDAI_PROJECT, "INV-2025-00318_VanDerBerg.pdf", "REVIEWING",
-             -2 * hour, pages=_exactly(rng("reviewing"), 3, 27, 5), opened=-20 * 60,
-             upload="upl_200318004",
-             meta=[{"name": "category", "value": "invoice"}, {"name": "source", "value": "email-inbox"},
-                   {"name": "supplier_id", "value": "SUP-00912"}]))
-    add(task(SENDAI_COMPLETED_TASK, SENDAI_PROJECT, "INV-2025-00291_Moreau.pdf", "COMPLETED",
-             -day, pages=_exactly(rng("completed"), 2, 19, 2), approved=True, opened=-20 * hour,
-             exported=-19.5 * hour, upload="upl_200291871"))
-    add(task(SENDAI_EXPORT_FAILED_TASK, SENDAI_PROJECT, "INV-2025-00302_Kessler.pdf", "COMPLETED",
-             -day + hour, pages=_exactly(rng("exportfail"), 2, 16, 1), opened=-18 * hour,
-             export_failed=-17.9 * hour, upload="upl_200302118"))
-    add(task(SENDAI_FAILED_TASK, SENDAI_PROJECT, "scan_0042.tiff", "FAILED", -3 * hour, pages=[],
-             upload="upl_200377402"))
-    add(task(SENDAI_DISCARDED_TASK, SENDAI_PROJECT, "INV-2025-00288_duplicate.pdf", "DISCARDED",
-             -2 * day, pages=_exactly(rng("discarded"), 1, 12, 1), opened=-47 * hour,
-             upload="upl_200288090"))
+    add(
+        task(
+            SENDAI_PROCESSING_TASK,
+            SENDAI_PROJECT,
+            "INV-2025-00417_Kessler.pdf",
+            "PROCESSING",
+            -8.0,
+            pages=[],
+            upload="upl_200417553",
+        )
+    )
+    add(
+        task(
+            SENDAI_REVIEWING_TASK,
+            SENDAI_PROJECT,
+            "INV-2025-00318_VanDerBerg.pdf",
+            "REVIEWING",
+            -2 * hour,
+            pages=_exactly(rng("reviewing"), 3, 27, 5),
+            opened=-20 * 60,
+            upload="upl_200318004",
+            meta=[
+                {"name": "category", "value": "invoice"},
+                {"name": "source", "value": "email-inbox"},
+                {"name": "supplier_id", "value": "SUP-00912"},
+            ],
+        )
+    )
+    add(
+        task(
+            SENDAI_COMPLETED_TASK,
+            SENDAI_PROJECT,
+            "INV-2025-00291_Moreau.pdf",
+            "COMPLETED",
+            -day,
+            pages=_exactly(rng("completed"), 2, 19, 2),
+            approved=True,
+            opened=-20 * hour,
+            exported=-19.5 * hour,
+            upload="upl_200291871",
+        )
+    )
+    add(
+        task(
+            SENDAI_EXPORT_FAILED_TASK,
+            SENDAI_PROJECT,
+            "INV-2025-00302_Kessler.pdf",
+            "COMPLETED",
+            -day + hour,
+            pages=_exactly(rng("exportfail"), 2, 16, 1),
+            opened=-18 * hour,
+            export_failed=-17.9 * hour,
+            upload="upl_200302118",
+        )
+    )
+    add(
+        task(
+            SENDAI_FAILED_TASK, SENDAI_PROJECT, "scan_0042.tiff", "FAILED", -3 * hour, pages=[], upload="upl_200377402"
+        )
+    )
+    add(
+        task(
+            SENDAI_DISCARDED_TASK,
+            SENDAI_PROJECT,
+            "INV-2025-00288_duplicate.pdf",
+            "DISCARDED",
+            -2 * day,
+            pages=_exactly(rng("discarded"), 1, 12, 1),
+            opened=-47 * hour,
+            upload="upl_200288090",
+        )
+    )
 
     # PROCESSING -> REVIEWING -> (human completes) PROCESSING -> COMPLETED -> exported.
     to_review, back_to_processing, completed = SENDAI_MOVING_STEPS
     moving_pages = _exactly(rng("moving"), 2, 21, 3)
-    base = task(SENDAI_MOVING_TASK, SENDAI_PROJECT, "INV-2025-00433_VanDerBerg.pdf", "PROCESSING",
-                -4.0, pages=[], upload="upl_200433615")
+    base = task(
+        SENDAI_MOVING_TASK,
+        SENDAI_PROJECT,
+        "INV-2025-00433_VanDerBerg.pdf",
+        "PROCESSING",
+        -4.0,
+        pages=[],
+        upload="upl_200433615",
+    )
     reviewing = {**copy.deepcopy(base), "status": "REVIEWING", "pages": moving_pages}
     opened = {**copy.deepcopy(reviewing), "last_opened_at": ts(to_review + 25.0)}
     reprocessing = {**copy.deepcopy(opened), "status": "PROCESSING"}
     done = {**copy.deepcopy(reprocessing), "status": "COMPLETED"}
     exported = {**copy.deepcopy(done), "exported_at": ts(completed + 5.0)}
-    records.append(SendaiRecord(SENDAI_MOVING_TASK, SENDAI_TEAM, SENDAI_PROJECT, [
-        (always, base), (to_review, reviewing), (to_review + 25.0, opened),
-        (back_to_processing, reprocessing), (completed, done), (completed + 5.0, exported),
-    ]))
+    records.append(
+        SendaiRecord(
+            SENDAI_MOVING_TASK,
+            SENDAI_TEAM,
+            SENDAI_PROJECT,
+            [
+                (always, base),
+                (to_review, reviewing),
+                (to_review + 25.0, opened),
+                (back_to_processing, reprocessing),
+                (completed, done),
+                (completed + 5.0, exported),
+            ],
+        )
+    )
 
     # Second project: a classification front door that filters out non-invoices.
-    blank_page = {"id": "page_1", "width": None, "height": None, "annotations": [],
-                  "checkboxes": [], "segments": [], "signatures": []}
-    add(task(SENDAI_FILTERED_TASK, SENDAI_PROJECT_2, "newsletter_march.pdf", "FILTERED", -5 * hour,
-             step="CLASSIFY", pages=[blank_page],
-             meta=[{"name": "document_type", "value": "other"}], upload="upl_200390227"))
-    add(task(SENDAI_CLASSIFY_TASK, SENDAI_PROJECT_2, "PO-448120.pdf", "COMPLETED", -6 * hour,
-             step="CLASSIFY", pages=[{**blank_page, "width": 1654, "height": 2339}], approved=True,
-             exported=-5.9 * hour, meta=[{"name": "document_type", "value": "purchase_order"}],
-             upload="upl_200388760"))
-    add(task(SENDAI_RESTRICTED_TASK, SENDAI_RESTRICTED_PROJECT, "payroll_2025_02.pdf", "REVIEWING",
-             -day, pages=_exactly(rng("restricted"), 1, 10, 0), upload="upl_200150003"))
+    blank_page = {
+        "id": "page_1",
+        "width": None,
+        "height": None,
+        "annotations": [],
+        "checkboxes": [],
+        "segments": [],
+        "signatures": [],
+    }
+    add(
+        task(
+            SENDAI_FILTERED_TASK,
+            SENDAI_PROJECT_2,
+            "newsletter_march.pdf",
+            "FILTERED",
+            -5 * hour,
+            step="CLASSIFY",
+            pages=[blank_page],
+            meta=[{"name": "document_type", "value": "other"}],
+            upload="upl_200390227",
+        )
+    )
+    add(
+        task(
+            SENDAI_CLASSIFY_TASK,
+            SENDAI_PROJECT_2,
+            "PO-448120.pdf",
+            "COMPLETED",
+            -6 * hour,
+            step="CLASSIFY",
+            pages=[{**blank_page, "width": 1654, "height": 2339}],
+            approved=True,
+            exported=-5.9 * hour,
+            meta=[{"name": "document_type", "value": "purchase_order"}],
+            upload="upl_200388760",
+        )
+    )
+    add(
+        task(
+            SENDAI_RESTRICTED_TASK,
+            SENDAI_RESTRICTED_PROJECT,
+            "payroll_2025_02.pdf",
+            "REVIEWING",
+            -day,
+            pages=_exactly(rng("restricted"), 1, 10, 0),
+            upload="upl_200150003",
+        )
+    )
     return records
 
 
@@ -300,8 +455,7 @@ def _exactly(rng: random.Random, n_pages: int, n_annotations: int, low: int) -> 
     flat = [(p, a) for p in pages for a in p["annotations"]]
     while len(flat) > n_annotations:
         # drop optional quantities/line amounts from the middle pages first
-        page, ann = next(((p, a) for p, a in reversed(flat) if a["entity_id"].startswith("line_item")),
-                         flat[-1])
+        page, ann = next(((p, a) for p, a in reversed(flat) if a["entity_id"].startswith("line_item")), flat[-1])
         page["annotations"].remove(ann)
         flat.remove((page, ann))
     if len(flat) < n_annotations:

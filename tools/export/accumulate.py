@@ -294,8 +294,12 @@ class Accumulator:
         """Count the batch's answers, and fold the rarest keys of any table over its bound."""
         if self._raw_questions:
             self._count_questions()
-        for table, pending in ((self.class_instances, self._instance_keys), (self.class_objects, self._object_keys),
-                               (self.class_assets, self._asset_keys), (self.kinds, self._kind_keys)):
+        for table, pending in (
+            (self.class_instances, self._instance_keys),
+            (self.class_objects, self._object_keys),
+            (self.class_assets, self._asset_keys),
+            (self.kinds, self._kind_keys),
+        ):
             if pending:
                 table.update(pending)
                 pending.clear()
@@ -351,9 +355,14 @@ class Accumulator:
         _add_counts(self.stages, other.stages)
         _add_counts(self.batches, other.batches)
         self.sections |= other.sections
-        for table, theirs in ((self.class_instances, other.class_instances), (self.class_objects, other.class_objects),
-                              (self.class_assets, other.class_assets), (self.kinds, other.kinds),
-                              (self.answered, other.answered), (self.answers, other.answers)):
+        for table, theirs in (
+            (self.class_instances, other.class_instances),
+            (self.class_objects, other.class_objects),
+            (self.class_assets, other.class_assets),
+            (self.kinds, other.kinds),
+            (self.answered, other.answered),
+            (self.answers, other.answers),
+        ):
             table.update(theirs)
         for objects, n in other.objects_per_asset.items():
             self.objects_per_asset[objects] = self.objects_per_asset.get(objects, 0) + n
@@ -408,8 +417,7 @@ class Accumulator:
         if self.filters.active and not self._passes(asset, task, legacy):
             return
         self.assets += 1
-        name = (text(asset.externalId) or (text(task.taskId) if task is not None else None)
-                or RecordRef(*self._order()))
+        name = text(asset.externalId) or (text(task.taskId) if task is not None else None) or RecordRef(*self._order())
         batches = asset.batches
         if isinstance(batches, list):
             for batch in batches:
@@ -515,8 +523,9 @@ class Accumulator:
             self.sections.add("brush")
         if medical:
             self.sections.add("medical_brush")
-        unlabeled = self._labels(task.tools or (), task.classifications or (), task.relations or (),
-                                 brush or medical, name)
+        unlabeled = self._labels(
+            task.tools or (), task.classifications or (), task.relations or (), brush or medical, name
+        )
         if unlabeled and "Complete" in (task.stageId, task.stage):
             self.empty_complete.add(self._order(), name)
         if task.stageHistory is not None:
@@ -577,8 +586,11 @@ class Accumulator:
                 awaiting.append(labeler)
                 if after_rejection is not None:
                     before_stage, before = after_rejection
-                    if (before_stage == stage and entry.tools == before.tools
-                            and entry.classifications == before.classifications):
+                    if (
+                        before_stage == stage
+                        and entry.tools == before.tools
+                        and entry.classifications == before.classifications
+                    ):
                         unchanged = True
                     after_rejection = None
                 last_label = (stage, entry)
@@ -652,8 +664,14 @@ class Accumulator:
         self._consensus(asset.consensus)
 
     # ---- labels (both generations) -------------------------------------------------------------
-    def _labels(self, tools: list[Tool] | tuple[()], questions: Iterable[AnyQuestion],
-                relations: Iterable[Relation], masked: bool, name: Name) -> bool:
+    def _labels(
+        self,
+        tools: list[Tool] | tuple[()],
+        questions: Iterable[AnyQuestion],
+        relations: Iterable[Relation],
+        masked: bool,
+        name: Name,
+    ) -> bool:
         """Count one asset's final labels; True when it has none.
 
         The hottest code of the pass, so it works column-wise: a few list comprehensions over the tools
@@ -664,7 +682,9 @@ class Accumulator:
         if entries:
             keys = [tool.title for tool in tools]
             if set(map(type, keys)) != _STR or "" in keys:
-                keys = [key if type(key) is str and key else _class_key(tool) for key, tool in zip(keys, tools, strict=True)]
+                keys = [
+                    key if type(key) is str and key else _class_key(tool) for key, tool in zip(keys, tools, strict=True)
+                ]
             ids = [tool.objectId for tool in tools]
             if not set(map(type, ids)) <= _ID_TYPES:  # an entry without a usable id is its own object
                 ids = [i if type(i) in _ID_TYPES else (None, n) for n, i in enumerate(ids)]
@@ -674,10 +694,18 @@ class Accumulator:
             self._object_keys.extend(map(_FIRST, pairs))
             self._asset_keys.extend(set(keys))
             # `_kind` inlined for the four common kinds: a call per tool cost more than the test itself
-            kinds = ["bounding-box" if t.bounding_box and t.bounding_box != NULL_RAW else
-                     "polygon" if t.polygon and t.polygon != NULL_RAW else
-                     "polyline" if t.polyline and t.polyline != NULL_RAW else
-                     "point" if t.point and t.point != NULL_RAW else _kind(t) for t in tools]
+            kinds = [
+                "bounding-box"
+                if t.bounding_box and t.bounding_box != NULL_RAW
+                else "polygon"
+                if t.polygon and t.polygon != NULL_RAW
+                else "polyline"
+                if t.polyline and t.polyline != NULL_RAW
+                else "point"
+                if t.point and t.point != NULL_RAW
+                else _kind(t)
+                for t in tools
+            ]
             self._kind_keys.extend(kinds)
             if "bounding-box" in kinds or "polygon" in kinds:
                 self._shapes(tools, kinds)
@@ -777,7 +805,7 @@ class Accumulator:
         if tool == "text":
             texts.append((path, len(answer) if type(answer) is str else 0))
         elif type(answer) is list:
-            for item in (_leaves(answer) if tool == "tree-dropdown" else answer):
+            for item in _leaves(answer) if tool == "tree-dropdown" else answer:
                 label = item if type(item) is str else answer_label(item)
                 if label is not None:
                     options.append((path, label))

@@ -151,9 +151,7 @@ async def vet_url(raw: str, policy: DownloadPolicy) -> Vetted:
             raise refuse(f"{host} resolved to an unusable address; it was not contacted.") from None
         reason = non_public_reason(address)
         if reason:
-            raise refuse(
-                f"{host} resolves to {reason} ({address}); tasklens only downloads exports from public hosts."
-            )
+            raise refuse(f"{host} resolves to {reason} ({address}); tasklens only downloads exports from public hosts.")
     return Vetted(url, host, addresses[0].split("%", 1)[0])
 
 
@@ -165,12 +163,19 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         self._address = address
         self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
         if host != self._host:
             raise httpcore.ConnectError(f"refusing to connect to unvetted host {host!r}")
-        return await self._inner.connect_tcp(self._address, port, timeout=timeout, local_address=local_address,
-                                             socket_options=socket_options)
+        return await self._inner.connect_tcp(
+            self._address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not used for export downloads")
@@ -197,11 +202,17 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
 def _status_refusal(status: int, host: str) -> Exception:
     if 300 <= status < 400:
-        return refuse(f"{host} answered the export download with a redirect (HTTP {status}); tasklens does not "
-                      "follow redirects for downloads. Pass the final https:// link.", "bad_response")
+        return refuse(
+            f"{host} answered the export download with a redirect (HTTP {status}); tasklens does not "
+            "follow redirects for downloads. Pass the final https:// link.",
+            "bad_response",
+        )
     if status in (401, 403):
-        return refuse(f"{host} refused the export download (HTTP {status}); signed export links expire, so "
-                      "request a new export and pass its link.", "forbidden")
+        return refuse(
+            f"{host} refused the export download (HTTP {status}); signed export links expire, so "
+            "request a new export and pass its link.",
+            "forbidden",
+        )
     if status == 404:
         return refuse(f"{host} has no file at that export link (HTTP 404); request a new export.", "not_found")
     if status >= 500:
@@ -228,8 +239,9 @@ async def open_download(raw_url: str, policy: DownloadPolicy, limits: Limits) ->
     timeout = httpx.Timeout(policy.read_timeout_s, connect=policy.connect_timeout_s)
     headers = {"Accept-Encoding": "identity", "User-Agent": "tasklens"}
     host = vetted.host
-    async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
-                                 headers=headers) as client:
+    async with httpx.AsyncClient(
+        transport=transport, timeout=timeout, follow_redirects=False, trust_env=False, headers=headers
+    ) as client:
         try:
             async with client.stream("GET", vetted.url) as response:
                 if response.status_code != 200:
@@ -237,15 +249,20 @@ async def open_download(raw_url: str, policy: DownloadPolicy, limits: Limits) ->
                 declared = response.headers.get("content-length", "")
                 total = int(declared) if declared.isascii() and declared.isdigit() else None
                 if total is not None and total > limits.max_download_bytes:
-                    raise refuse(f"The export at {host} is {human_size(total)}, over tasklens' download limit of "
-                                 f"{human_size(limits.max_download_bytes)}; it was not downloaded.", "bad_response")
+                    raise refuse(
+                        f"The export at {host} is {human_size(total)}, over tasklens' download limit of "
+                        f"{human_size(limits.max_download_bytes)}; it was not downloaded.",
+                        "bad_response",
+                    )
                 yield Download(_capped(response, limits, host), total)
         except httpx.TimeoutException:
-            raise refuse(f"The export download from {host} stalled; retry, or download the file and pass its path.",
-                         "timeout") from None
+            raise refuse(
+                f"The export download from {host} stalled; retry, or download the file and pass its path.", "timeout"
+            ) from None
         except httpx.HTTPError:
-            raise refuse(f"The export download from {host} broke off before it was complete; retry.",
-                         "network") from None
+            raise refuse(
+                f"The export download from {host} broke off before it was complete; retry.", "network"
+            ) from None
 
 
 async def _capped(response: httpx.Response, limits: Limits, host: str) -> AsyncIterator[bytes]:
@@ -253,6 +270,9 @@ async def _capped(response: httpx.Response, limits: Limits, host: str) -> AsyncI
     async for chunk in response.aiter_raw(CHUNK):
         received += len(chunk)
         if received > limits.max_download_bytes:
-            raise refuse(f"The export at {host} is larger than tasklens' download limit of "
-                         f"{human_size(limits.max_download_bytes)}; it was not summarized.", "bad_response")
+            raise refuse(
+                f"The export at {host} is larger than tasklens' download limit of "
+                f"{human_size(limits.max_download_bytes)}; it was not summarized.",
+                "bad_response",
+            )
         yield chunk

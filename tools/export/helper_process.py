@@ -240,7 +240,9 @@ def serve(shared: int, slot_bytes: int, slots: int) -> None:
         _answer(_FAILED, 0)
         return
     except Exception as error:  # noqa: BLE001 - a bug here must not lose the read: the main process redoes it
-        logger.warning("export helper process failed (%s); the export is read again in one process", type(error).__name__)
+        logger.warning(
+            "export helper process failed (%s); the export is read again in one process", type(error).__name__
+        )
         _answer(_FAILED, 0)
         return
     accumulator._question_events.clear()  # a cache, not a figure

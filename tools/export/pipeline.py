@@ -3,7 +3,7 @@
 The CPU work is synchronous and done one chunk (1 MiB) at a time on the event loop, with a checkpoint
 between chunks: a chunk costs a few milliseconds, so other requests keep being served, cancellation
 lands within one chunk, and no thread hand-off is paid per chunk. Handing each chunk to a worker
-thread instead was measured (tests/bench_summarize_export.py): no consistent difference either way on
+thread instead was measured (benchmarks/bench_summarize_export.py): no consistent difference either way on
 a shared 2-core machine — msgspec and the accumulator hold the GIL, so a thread buys no parallelism —
 so the simpler loop stays. Compressed input is fed in `COMPRESSED_FEED` pieces so that one step never
 inflates into many megabytes of work.
@@ -159,8 +159,9 @@ class ExportReader:
         )
 
 
-async def read_chunks(reader: ExportReader, chunks: AsyncIterator[bytes], total: int | None,
-                      progress: Progress | None) -> None:
+async def read_chunks(
+    reader: ExportReader, chunks: AsyncIterator[bytes], total: int | None, progress: Progress | None
+) -> None:
     """Feed every chunk, yielding to the event loop between chunks, reporting progress as it goes."""
     last = time.monotonic()
     reported = 0

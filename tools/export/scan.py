@@ -106,7 +106,9 @@ class Decoders:
         return None
 
 
-def _split_decode(piece: bytes, offset: int, one: Callable[[bytes], Any], many: Callable[[bytes], Any]) -> list[Any] | object:
+def _split_decode(
+    piece: bytes, offset: int, one: Callable[[bytes], Any], many: Callable[[bytes], Any]
+) -> list[Any] | object:
     """One piece as a list of records: one record, or several when a boundary was missed (the next
     element starts with another key); `_TRUNCATED` when it ends inside a value. A syntax error is
     raised as an `ExportFormatError` at its offset; a `ValidationError` passes through to the caller."""
@@ -292,14 +294,17 @@ class ArrayScanner(_Buffered):
         if found is None:
             if len(self._buf) - self._start > MAX_RECORD_BYTES:
                 raise ExportFormatError(
-                    self._base + self._start, f"expected an asset to end within {MAX_RECORD_BYTES >> 20} MiB (is this valid JSON?)"
+                    self._base + self._start,
+                    f"expected an asset to end within {MAX_RECORD_BYTES >> 20} MiB (is this valid JSON?)",
                 )
             return
         if isinstance(found, int):
             end, next_start = found + 1, found + 2
         else:
             end, next_start = found.start() + 1, found.end()
-        if self._offload is not None and self._offload(memoryview(self._buf)[self._start : end], self._base + self._start, False):
+        if self._offload is not None and self._offload(
+            memoryview(self._buf)[self._start : end], self._base + self._start, False
+        ):
             self._start = next_start
             return
         try:
@@ -320,7 +325,9 @@ class ArrayScanner(_Buffered):
                 break
             piece_end = match.start() + 1
             if piece_end - start > MAX_RECORD_BYTES:
-                raise ExportFormatError(self._base + start, f"expected an asset to end within {MAX_RECORD_BYTES >> 20} MiB")
+                raise ExportFormatError(
+                    self._base + start, f"expected an asset to end within {MAX_RECORD_BYTES >> 20} MiB"
+                )
             result = self._dec.piece(buf[start:piece_end], self._base + start)
             if result is _TRUNCATED:
                 continue  # a false boundary inside an element: extend the piece to the next one
@@ -337,7 +344,9 @@ class ArrayScanner(_Buffered):
         if not self._opened:
             if not self._buf.strip():
                 return  # an empty document: no assets
-            raise ExportFormatError(self._base + len(self._buf), "expected more data: the first asset is incomplete (truncated file?)")
+            raise ExportFormatError(
+                self._base + len(self._buf), "expected more data: the first asset is incomplete (truncated file?)"
+            )
         tail = self._buf[self._start :].rstrip()
         end_offset = self._base + self._start + len(tail)
         if not tail.endswith(b"]"):
@@ -380,10 +389,14 @@ class LinesScanner(_Buffered):
         end = self._buf.rfind(b"\n") + 1
         if end <= self._start:
             if len(self._buf) - self._start > MAX_RECORD_BYTES:
-                raise ExportFormatError(self._base + self._start, f"expected a line shorter than {MAX_RECORD_BYTES >> 20} MiB")
+                raise ExportFormatError(
+                    self._base + self._start, f"expected a line shorter than {MAX_RECORD_BYTES >> 20} MiB"
+                )
             return
         if not self._pending:
-            if self._offload is not None and self._offload(memoryview(self._buf)[self._start : end], self._base + self._start, True):
+            if self._offload is not None and self._offload(
+                memoryview(self._buf)[self._start : end], self._base + self._start, True
+            ):
                 self._start = end
                 return
             try:
@@ -416,7 +429,9 @@ class LinesScanner(_Buffered):
             if not attempt:
                 continue
             if pos - self._start > MAX_RECORD_BYTES:
-                raise ExportFormatError(self._base + self._start, f"expected a record to end within {MAX_RECORD_BYTES >> 20} MiB")
+                raise ExportFormatError(
+                    self._base + self._start, f"expected a record to end within {MAX_RECORD_BYTES >> 20} MiB"
+                )
             result = self._dec.piece(buf[self._start : pos], self._base + self._start)
             if result is _TRUNCATED:
                 self._pending = True

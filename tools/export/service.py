@@ -6,7 +6,7 @@ import httpx
 
 from ..errors import clean_upstream_text
 from ..providers import ProviderRegistry
-from ..providers.ango import AngoClient
+from ..providers.ango.client import AngoClient
 from .accumulate import Filters
 from .pipeline import ExportReader, ExportSettings, Progress, read_local, read_url, run_with_time_cap
 from .sources import refuse
@@ -67,4 +67,3 @@ async def summarize(
         sandbox=sandbox,
         unreadable=(reader.unreadable.count, reader.unreadable.first_offset),
     )
-

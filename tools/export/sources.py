@@ -56,7 +56,9 @@ def _inside(path: str, roots: Sequence[str]) -> bool:
 def open_local(source: str, roots: Sequence[str]) -> LocalFile:
     """Open `source` for reading if the rules allow it; otherwise raise the refusal."""
     if not roots:
-        raise refuse("No export roots are configured; set TASKLENS_EXPORT_ROOTS to the folders exports may be read from.")
+        raise refuse(
+            "No export roots are configured; set TASKLENS_EXPORT_ROOTS to the folders exports may be read from."
+        )
     if "\x00" in source or not source.strip():
         raise refuse("That is not a usable file path; pass the path of an export file.")
     shown = _shown(source)
@@ -89,7 +91,9 @@ def open_local(source: str, roots: Sequence[str]) -> LocalFile:
             raise refuse(f"{shown} is {kind}, not a regular file; pass an export file.")
         opened = _opened_path(fd)
         if opened is not None and not _inside(opened, real_roots):
-            raise refuse(f"{shown} changed while being opened and now points outside the export roots; it was not read.")
+            raise refuse(
+                f"{shown} changed while being opened and now points outside the export roots; it was not read."
+            )
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
         return LocalFile(file=os.fdopen(fd, "rb", buffering=0), size=info.st_size, path=source)

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import WithJsonSchema
 
-from ..compact import Compact, compact_json
 from ..errors import clean_upstream_text
+from ..results.compact import Compact, compact_json
 from ..timestamps import parse_time
 from .accumulate import SLOW_FACTOR, Accumulator, Examples, PersonStat
 from .sketch import Sketch
@@ -185,8 +185,9 @@ def build_summary(
     budget = TOKEN_BUDGET["detailed" if detailed else "concise"]
     k = top_k
     while True:
-        summary = _render(acc, source=source, k=k, top_k=top_k, detailed=detailed, sandbox=sandbox,
-                          unreadable=unreadable)
+        summary = _render(
+            acc, source=source, k=k, top_k=top_k, detailed=detailed, sandbox=sandbox, unreadable=unreadable
+        )
         if k <= 1 or token_estimate(compact_json(summary)) + RESOURCE_FIELD_TOKENS <= budget:
             return summary
         k = max(1, k * 2 // 3)
@@ -205,8 +206,16 @@ def token_estimate(text: str) -> float:
 RESOURCE_FIELD_TOKENS = token_estimate('"resource":"export-summary://0123456789ab",')
 
 
-def _render(acc: Accumulator, *, source: str, k: int, top_k: int, detailed: bool, sandbox: bool,
-            unreadable: tuple[int, int | None]) -> ExportSummary:
+def _render(
+    acc: Accumulator,
+    *,
+    source: str,
+    k: int,
+    top_k: int,
+    detailed: bool,
+    sandbox: bool,
+    unreadable: tuple[int, int | None],
+) -> ExportSummary:
     cuts = _Cuts()
     nested = k if detailed else min(k, CONCISE_NESTED)
     approximate: list[str] = []
@@ -291,8 +300,11 @@ def _render(acc: Accumulator, *, source: str, k: int, top_k: int, detailed: bool
         people=people,
         consensus=consensus,
         anomalies=anomalies,
-        unreadable=(f"{count} records were valid JSON but not assets (first at byte {offset}); they are not counted"
-                    if count else None),
+        unreadable=(
+            f"{count} records were valid JSON but not assets (first at byte {offset}); they are not counted"
+            if count
+            else None
+        ),
         approximate=approximate,
         truncated=truncated,
     )
@@ -361,7 +373,9 @@ def _workflow(acc: Accumulator, k: int, cuts: _Cuts, approximate: list[str]) -> 
         )
         for name, stat in shown
     }
-    reviews = {_name(stage): dict(_top(counts, 10)) for stage, counts in _top(acc.reviews, k, weight=lambda c: sum(c.values()))}
+    reviews = {
+        _name(stage): dict(_top(counts, 10)) for stage, counts in _top(acc.reviews, k, weight=lambda c: sum(c.values()))
+    }
     accepted = sum(c.get("Accepted", 0) for c in acc.reviews.values())
     rejected = sum(c.get("Rejected", 0) for c in acc.reviews.values())
     return Workflow(
@@ -423,7 +437,9 @@ def _anomalies(acc: Accumulator, k: int, approximate: list[str]) -> Anomalies | 
         if acc.durations.approximate and slow_count:
             approximate.append("anomalies slow_count")
         ranked = sorted(acc.longest, reverse=True)
-        slow = [Slow(asset=_name(acc.name_of(name)), s=_seconds(ms) or 0.0) for ms, _, name in ranked if ms > threshold][:k]
+        slow = [
+            Slow(asset=_name(acc.name_of(name)), s=_seconds(ms) or 0.0) for ms, _, name in ranked if ms > threshold
+        ][:k]
     anomalies = Anomalies(
         slow=slow,
         slow_count=slow_count,

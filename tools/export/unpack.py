@@ -229,11 +229,15 @@ class _Zip:
             self._inflate = zlib.decompressobj(-15)
         elif method == 0:
             if self._descriptor and csize == 0:
-                raise UnpackError(f"The ZIP member {name!r} is stored without a size and cannot be streamed; re-zip it with deflate.")
+                raise UnpackError(
+                    f"The ZIP member {name!r} is stored without a size and cannot be streamed; re-zip it with deflate."
+                )
             self._inflate = None
             self._stored_left = csize
         else:
-            raise UnpackError(f"The ZIP member {name!r} uses compression method {method}; only stored and deflate are supported.")
+            raise UnpackError(
+                f"The ZIP member {name!r} uses compression method {method}; only stored and deflate are supported."
+            )
         if self._emit:
             self._members += 1
             self._owner.start(name)
@@ -290,7 +294,9 @@ class _Zip:
     def _close_member(self) -> None:
         if self._emit:
             if self._expected_crc is not None and self._expected_crc != self._crc:
-                raise UnpackError("A ZIP member failed its CRC check (the download is corrupt); re-download the export.")
+                raise UnpackError(
+                    "A ZIP member failed its CRC check (the download is corrupt); re-download the export."
+                )
             self._owner.end()
         self._state = "header"
 
@@ -315,8 +321,11 @@ def human_size(count: int) -> str:
 def _is_document(name: str) -> bool:
     lowered = name.lower()
     base = lowered.rsplit("/", 1)[-1]
-    return not lowered.endswith("/") and not lowered.startswith("__macosx/") and not base.startswith("._") and (
-        lowered.endswith(_EXPORT_SUFFIXES) or "." not in base
+    return (
+        not lowered.endswith("/")
+        and not lowered.startswith("__macosx/")
+        and not base.startswith("._")
+        and (lowered.endswith(_EXPORT_SUFFIXES) or "." not in base)
     )
 
 

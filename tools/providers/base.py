@@ -18,10 +18,10 @@ import httpx
 from pydantic import BeforeValidator
 
 from ..errors import ErrorKind, ProviderError
-from ..http_policy import HttpPolicy, RetryPolicy
-from ..history import MAX_LIMIT, TaskHistory, derived_history
-from ..models import ProviderName, TaskView
-from ..rate_limit import Clock, SlidingWindowLimiter, Sleep
+from ..http.policy import HttpPolicy, RetryPolicy
+from ..http.rate_limit import Clock, Sleep, SlidingWindowLimiter
+from ..results.history import MAX_LIMIT, TaskHistory, derived_history
+from ..results.task import ProviderName, TaskView
 from ..task_ids import path_segment
 
 CHECK_DEADLINE_S = 10.0  # a key check is a quick diagnosis, not a tool call with a 30 s budget
@@ -149,9 +149,7 @@ class ProviderClient(ABC):
         return self.http.clock() + min(CHECK_DEADLINE_S, self.http.retry.deadline_s)
 
     @abstractmethod
-    async def read_task(
-        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
-    ) -> TaskView:
+    async def read_task(self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool) -> TaskView:
         """The provider's own fetch and normalization of one task."""
 
     async def read_many(
@@ -278,7 +276,6 @@ def first_text(payload: Any, *keys: str) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
-
 
 
 # Lenient field types for provider payload models. Provider schemas are loosely documented and loosely

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..models import ProviderName, Prediction, State, TaskResults, TaskView, is_terminal
+from ..results.task import Prediction, ProviderName, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import CheckResult, PollCadence, ProviderClient, Text, as_text, first_text
 
@@ -94,9 +94,7 @@ class DeepomaticClient(ProviderClient):
             "v0.7 API host (default https://api.deepomatic.com)."
         )
 
-    async def read_task(
-        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
-    ) -> TaskView:
+    async def read_task(self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool) -> TaskView:
         return normalize(await self.fetch_task(task_id), detailed=detailed)
 
     async def read_events(
@@ -218,7 +216,9 @@ def normalize(task: DeepomaticTask, *, detailed: bool) -> TaskView:
     """A Deepomatic task as a TaskView: state, error text, and the best predictions."""
     state, detail = _STATES.get(task.status, ("unknown", None))
     if state == "unknown":
-        detail = f"Deepomatic status '{clean_upstream_text(task.status, limit=40)}' is not one of pending, success, error."
+        detail = (
+            f"Deepomatic status '{clean_upstream_text(task.status, limit=40)}' is not one of pending, success, error."
+        )
     if task.status == "error":
         detail = clean_upstream_text(task.error or "Deepomatic reported an error without a message.")
     return TaskView(
@@ -258,7 +258,8 @@ def _results(data: Any, detailed: bool) -> TaskResults | None:
         predictions=[_prediction(p, detailed) for p in shown],
         counts=counts,
         truncated=(
-            f"{left_out} lower-scoring predictions" + ("" if detailed else "; response_format=detailed shows 10 with boxes")
+            f"{left_out} lower-scoring predictions"
+            + ("" if detailed else "; response_format=detailed shows 10 with boxes")
             if left_out
             else None
         ),

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..models import ProviderName, State, TaskView, is_terminal
+from ..results.task import ProviderName, State, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import CheckResult, Object, PollCadence, ProviderClient, Text, as_text, first_text
 
@@ -133,9 +133,7 @@ class MaxsightClient(ProviderClient):
             "or MAXSIGHT_API_URL to your account's API host."
         )
 
-    async def read_task(
-        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
-    ) -> TaskView:
+    async def read_task(self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool) -> TaskView:
         return normalize(await self.fetch_task(task_id), detailed=detailed)
 
     async def read_events(
@@ -210,7 +208,11 @@ def normalize(task: MaxsightTask, *, detailed: bool) -> TaskView:
     assignment = task.assignment or Assignment()
     if state == "waiting_on_human":
         # state and stage already say "a person must act at step X"; detail adds who and their note.
-        detail = f"Assigned to a {(assignment.assigned_to_type or 'user').lower()}." if assignment.assigned_to_id else "Unassigned."
+        detail = (
+            f"Assigned to a {(assignment.assigned_to_type or 'user').lower()}."
+            if assignment.assigned_to_id
+            else "Unassigned."
+        )
         if assignment.assignment_comment:
             limit = 300 if detailed else CONCISE_NOTE
             detail += f' Note: "{clean_upstream_text(assignment.assignment_comment, limit=limit)}"'

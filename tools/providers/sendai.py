@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..models import ProviderName, ExtractedField, State, TaskResults, TaskView, is_terminal
+from ..results.task import ExtractedField, ProviderName, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time, parse_time
 from .base import CheckResult, Flag, Items, PollCadence, ProviderClient, Text, as_text, first_text
 
@@ -118,10 +118,7 @@ class SendaiClient(ProviderClient):
         if not scoped:
             team, project = PROBE_TEAM_ID, PROBE_PROJECT_ID
         assert team is not None and project is not None
-        path = (
-            f"/v2/{self.segment(team, 'team_id')}/project/{self.segment(project, 'project_id')}"
-            f"/task/{PROBE_TASK_ID}"
-        )
+        path = f"/v2/{self.segment(team, 'team_id')}/project/{self.segment(project, 'project_id')}/task/{PROBE_TASK_ID}"
         request = f"GET {path}, then the same without the key"
         deadline = self.check_deadline()
         try:
@@ -155,9 +152,7 @@ class SendaiClient(ProviderClient):
             found,
         )
 
-    async def read_task(
-        self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool
-    ) -> TaskView:
+    async def read_task(self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool) -> TaskView:
         return normalize(await self.fetch_task(task_id, team_id, project_id), detailed=detailed)
 
     async def read_events(
@@ -201,8 +196,7 @@ class SendaiClient(ProviderClient):
         if error.kind == "not_found":
             return self.fail(
                 "not_found",
-                f"Send.ai has no task {task_id} in team {team}, project {project} (HTTP 404); "
-                "check all three ids.",
+                f"Send.ai has no task {task_id} in team {team}, project {project} (HTTP 404); check all three ids.",
                 error,
             )
         if error.kind == "forbidden":
@@ -259,9 +253,15 @@ def normalize(task: SendaiTask, *, detailed: bool) -> TaskView:
             if stamp:
                 extra[key] = stamp
         for item in task.meta[:10]:
-            if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), (str, int, float, bool)):
+            if (
+                isinstance(item, dict)
+                and isinstance(item.get("name"), str)
+                and isinstance(item.get("value"), (str, int, float, bool))
+            ):
                 value = item["value"]
-                extra[f"meta.{item['name']}"[:60]] = clean_upstream_text(value, limit=VALUE_LIMIT) if isinstance(value, str) else value
+                extra[f"meta.{item['name']}"[:60]] = (
+                    clean_upstream_text(value, limit=VALUE_LIMIT) if isinstance(value, str) else value
+                )
     return TaskView(
         provider="sendai",
         id=task.id,
@@ -287,8 +287,12 @@ def _results(task: SendaiTask, state: State, detailed: bool) -> TaskResults | No
             content = annotation.get("content")
             fields.append(
                 ExtractedField(
-                    field=clean_upstream_text(as_text(annotation.get("entity_id")) or as_text(annotation.get("id")) or "?", limit=60),
-                    value=clean_upstream_text(as_text(content) or "", limit=VALUE_LIMIT) if content is not None else None,
+                    field=clean_upstream_text(
+                        as_text(annotation.get("entity_id")) or as_text(annotation.get("id")) or "?", limit=60
+                    ),
+                    value=clean_upstream_text(as_text(content) or "", limit=VALUE_LIMIT)
+                    if content is not None
+                    else None,
                     confidence=round(float(confidence), 3) if isinstance(confidence, (int, float)) else None,
                     low=True if isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE else None,
                     page=number if detailed and len(task.pages) > 1 else None,

@@ -1,0 +1,131 @@
+"""Configuration from the environment: defaults, regions, overrides, and refusing unusable values."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.paths import ROOT
+from tasklens.server.config import ENVIRONMENT_VARIABLES, ConfigError, load_config
+
+
+def test_nothing_set_means_nothing_configured_with_a_reason_per_provider() -> None:
+    config = load_config({})
+    assert not config.sandbox
+    for name, settings in config.providers.items():
+        assert not settings.configured
+        assert f"{name.upper()}_API_KEY" in settings.missing
+
+
+def test_documented_default_hosts_and_region_shortcuts() -> None:
+    config = load_config({"ANGO_API_KEY": "k", "DEEPOMATIC_API_KEY": "k", "SENDAI_API_KEY": "k"})
+    assert config.providers["ango"].base_url == "https://imeritapi.ango.ai"
+    assert config.providers["deepomatic"].base_url == "https://api.deepomatic.com"
+    assert config.providers["sendai"].base_url == "https://api.send.ai"
+    assert load_config({"ANGO_REGION": "us"}).providers["ango"].base_url == "https://us-api.ango.ai"
+    assert load_config({"ANGO_REGION": "in"}).providers["ango"].base_url == "https://in-api.ango.ai"
+    maxsight = load_config({"MAXSIGHT_API_KEY": "k", "MAXSIGHT_REGION": "ae"}).providers["maxsight"]
+    assert maxsight.configured and maxsight.base_url == "https://api.ae.maxsight.com"
+
+
+def test_url_overrides_region_and_trailing_slash_is_dropped() -> None:
+    env = {"ANGO_API_KEY": "k", "ANGO_REGION": "us", "ANGO_API_URL": "https://example.test/ango/"}
+    assert load_config(env).providers["ango"].base_url == "https://example.test/ango"
+
+
+def test_maxsight_key_without_region_says_what_to_set() -> None:
+    settings = load_config({"MAXSIGHT_API_KEY": "k"}).providers["maxsight"]
+    assert not settings.configured
+    assert "MAXSIGHT_REGION" in settings.missing and "401" in settings.missing
+
+
+def test_sendai_defaults_and_rate_limits() -> None:
+    env = {"SENDAI_API_KEY": "k", "SENDAI_TEAM_ID": "t1", "SENDAI_PROJECT_ID": "p1", "SENDAI_REQUESTS_PER_MINUTE": "30"}
+    settings = load_config(env).providers["sendai"]
+    assert dict(settings.defaults) == {"team_id": "t1", "project_id": "p1"}
+    assert settings.requests_per_minute == 30
+    assert load_config({}).providers["ango"].requests_per_minute == 100
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"ANGO_REGION": "mars"}, "ANGO_REGION"),
+        ({"MAXSIGHT_REGION": "uk"}, "MAXSIGHT_REGION"),
+        ({"ANGO_REQUESTS_PER_MINUTE": "fast"}, "ANGO_REQUESTS_PER_MINUTE"),
+        ({"DEEPOMATIC_REQUESTS_PER_MINUTE": "0"}, "DEEPOMATIC_REQUESTS_PER_MINUTE"),
+        ({"DEEPOMATIC_API_URL": "ftp://x"}, "DEEPOMATIC_API_URL"),
+        ({"TASKLENS_LOG_LEVEL": "loud"}, "TASKLENS_LOG_LEVEL"),
+    ],
+)
+def test_unusable_values_stop_startup_naming_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_config(env)
+
+
+def test_sandbox_switch_ignores_real_keys() -> None:
+    config = load_config({"TASKLENS_SANDBOX": "1", "ANGO_API_KEY": "real-key"})
+    assert config.sandbox and config.providers == {}
+
+
+def test_every_variable_read_is_documented_and_every_documented_one_is_read() -> None:
+    import inspect
+    import re
+
+    import tasklens.server.config as module
+
+    source = inspect.getsource(module)
+    literal = set(re.findall(r'env\.get\("([A-Z_]+)"', source))
+    prefixed = set(re.findall(r'f"\{prefix\}_([A-Z_]+)"', source)) | set(
+        re.findall(r'f"\{name\.upper\(\)\}_([A-Z_]+)"', source)
+    )
+    sendai = {f"SENDAI_{field.upper()}" for field in ("team_id", "project_id")}
+    assert prefixed, "the pattern for per-provider variables no longer matches config.py"
+    per_provider = {f"{p}_{suffix}" for p in ("ANGO", "DEEPOMATIC", "SENDAI", "MAXSIGHT") for suffix in prefixed}
+    read = literal | per_provider | sendai
+    assert read == set(ENVIRONMENT_VARIABLES), read ^ set(ENVIRONMENT_VARIABLES)
+
+
+def test_http_token_and_allowed_hosts() -> None:
+    token = "0123456789abcdefXYZ"
+    config = load_config(
+        {"TASKLENS_HTTP_TOKEN": f" {token} ", "TASKLENS_HTTP_ALLOWED_HOSTS": "MCP.example.com, 10.0.0.5:8765"}
+    )
+    assert config.http_token == token and token not in repr(config)
+    assert config.http_allowed_hosts == ("mcp.example.com", "10.0.0.5:8765")
+    assert load_config({}).http_token is None
+    assert load_config({"TASKLENS_HTTP_TOKEN": token}, sandbox=True).http_token == token  # sandbox keeps it
+
+
+@pytest.mark.parametrize("token", ["short", "has a space in it 123", "ünïcode-token-0123456"])
+def test_unusable_http_token_stops_startup_without_quoting_it(token: str) -> None:
+    with pytest.raises(ConfigError, match="TASKLENS_HTTP_TOKEN") as caught:
+        load_config({"TASKLENS_HTTP_TOKEN": token})
+    assert token not in str(caught.value)
+
+
+@pytest.mark.parametrize("hosts", ["http://x.example", "x.example/mcp", "a b", "x.example:port", "user@x.example"])
+def test_unusable_allowed_hosts_stop_startup(hosts: str) -> None:
+    with pytest.raises(ConfigError, match="TASKLENS_HTTP_ALLOWED_HOSTS"):
+        load_config({"TASKLENS_HTTP_ALLOWED_HOSTS": hosts})
+
+
+def test_every_variable_is_in_the_readme_tables_and_every_listed_one_exists() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    configuration = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9])(?:=[^`]*)?`", configuration))
+    assert set(ENVIRONMENT_VARIABLES) <= listed, set(ENVIRONMENT_VARIABLES) - listed
+    assert listed <= set(ENVIRONMENT_VARIABLES), listed - set(ENVIRONMENT_VARIABLES)
+
+
+def test_export_roots_default_to_the_working_directory_and_must_exist(tmp_path) -> None:  # noqa: ANN001
+    import os
+
+    assert load_config({}).export_roots == (os.getcwd(),)
+    other = tmp_path / "exports"
+    other.mkdir()
+    roots = load_config({"TASKLENS_EXPORT_ROOTS": f"{tmp_path}{os.pathsep}{other}"}).export_roots
+    assert roots == (os.path.realpath(tmp_path), os.path.realpath(other))
+    with pytest.raises(ConfigError, match="TASKLENS_EXPORT_ROOTS"):
+        load_config({"TASKLENS_EXPORT_ROOTS": str(tmp_path / "missing")})

@@ -1,0 +1,100 @@
+"""Broken input is an error naming the byte offset and what was expected — never a partial summary."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+
+import pytest
+
+from support.export_fixtures import DATA, ExportGenerator, encode, wrap
+from support.export_harness import read_bytes
+from tasklens.tools.errors import ProviderError
+from tasklens.tools.export.unpack import Limits
+
+
+def _error(data: bytes, chunk: int = 1 << 16, limits: Limits | None = None) -> str:
+    with pytest.raises(ProviderError) as caught:
+        read_bytes(data, chunk=chunk, limits=limits)
+    assert caught.value.kind in ("bad_response", "invalid_argument")
+    return caught.value.for_model()
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 13])
+def test_the_vendors_invalid_sample_names_the_offset_and_the_missing_comma(chunk: int) -> None:
+    data = (DATA / "ango_legacy_export_readme_sample.INVALID.json").read_bytes()
+    message = _error(data, chunk)
+    offset = data.index(b'"reviewedAt"')  # the comma is missing right before this key
+    assert f"not valid JSON at byte {offset}: expected ',' or '}}'" in message
+    assert "Nothing was summarized" in message
+
+
+def _sample(fmt: str) -> bytes:
+    return encode(ExportGenerator(3).assets(20), fmt)
+
+
+@pytest.mark.parametrize("fmt", ["json", "pretty", "ndjson"])
+@pytest.mark.parametrize("cut", [0.5, 0.9999])
+def test_a_truncated_file_is_an_error_at_its_end(fmt: str, cut: float) -> None:
+    data = _sample(fmt)
+    data = data[: int(len(data) * cut)]
+    if fmt == "ndjson" and data.endswith(b"\n"):
+        data = data[:-1]
+    message = _error(data, chunk=4096)
+    assert "not valid JSON at byte" in message
+    assert "truncated" in message
+    assert f"byte {len(data.rstrip())}" in message or f"byte {len(data)}" in message
+
+
+def test_an_array_that_is_not_closed_says_so() -> None:
+    data = _sample("json")[:-1]
+    assert f"at byte {len(data)}: expected ']' to close the array" in _error(data)
+
+
+def test_malformed_json_in_the_middle_of_an_ndjson_file() -> None:
+    lines = _sample("ndjson").split(b"\n")
+    lines[7] = lines[7].replace(b'"task":', b'"task" ', 1)
+    data = b"\n".join(lines)
+    offset = data.index(b'"task" ') + len(b'"task" ')
+    assert f"at byte {offset}: expected ':'" in _error(data)
+
+
+def test_not_json_at_all() -> None:
+    assert "at byte 0: expected '[' (a JSON array) or '{' (NDJSON)" in _error(b"PK this is not a zip\n")
+
+
+def test_truncated_containers() -> None:
+    data = _sample("json")
+    zipped = wrap(data, "zip")
+    assert "The ZIP ends early" in _error(zipped[: len(zipped) // 2])
+    gz = wrap(data, "gz")
+    assert "The gzip data ends early" in _error(gz[:-12])
+
+
+def test_a_corrupt_zip_member_fails_its_crc() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("export.json", b'[{"externalId":"a"}]')
+    damaged = buffer.getvalue().replace(b'"a"', b'"b"', 1)
+    assert "CRC" in _error(damaged)
+
+
+def test_a_zip_with_no_export_member() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("readme.txt", b"hello")
+    assert "no .json, .ndjson or .jsonl member" in _error(buffer.getvalue())
+
+
+def test_zip_and_gzip_bombs_stop_at_the_decompressed_size_cap() -> None:
+    payload = b"[" + b" " * (24 << 20) + b"]"  # 24 MiB of whitespace: ~25 KB compressed
+    limits = Limits(max_decompressed_bytes=4 << 20)
+    assert "decompresses to more than 4 MiB" in _error(wrap(payload, "gz"), chunk=1 << 20, limits=limits)
+    assert "decompresses to more than 4 MiB" in _error(wrap(payload, "zip"), chunk=1 << 20, limits=limits)
+
+
+def test_bombs_stop_at_the_expansion_ratio_with_the_default_size_cap() -> None:
+    payload = gzip.compress(b" " * (40 << 20), compresslevel=9)
+    limits = Limits(ratio_floor_bytes=8 << 20)  # the default floor is 256 MiB; same rule, cheaper test
+    assert "inflates more than 200x" in _error(payload, chunk=1 << 20, limits=limits)

@@ -1,0 +1,1 @@
+"""Waiting on tasks: poll_task's paced, deadline-bound loop."""

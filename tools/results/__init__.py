@@ -1,0 +1,1 @@
+"""The result models every tool returns, and the compact base they share."""
