@@ -40,7 +40,7 @@ async def read_task_resource(
             f"No provider {provider!r}: task:// URIs name one of {', '.join(PROVIDERS)}, as in task://deepomatic/269999729."
         )
     try:
-        client = app_state(ctx).registry.client(provider)  # type: ignore[arg-type]  # checked above
+        client = app_state(ctx).registry.client(provider)
         view = await client.get_task(task_id, team_id=team_id, project_id=project_id)
     except ProviderError as error:
         if error.kind in ("not_found", "invalid_argument"):

@@ -158,7 +158,7 @@ class AngoApi:
             if payload is not None and _matches(payload, conditions):
                 tasks.append((task, payload))
         for key, descending in reversed(_sort_keys(request.param("sort") or "-createdAt")):
-            tasks.sort(key=lambda tp, k=key: _sort_value(tp[1].get(k)), reverse=descending)
+            tasks.sort(key=lambda tp: _sort_value(tp[1].get(key)), reverse=descending)
         total = len(tasks)
         window = tasks[(page - 1) * limit : page * limit]
         out = []

@@ -397,7 +397,7 @@ def seed_tasks(clock: Clock, seed: int) -> list[SendaiRecord]:
     )
 
     # Second project: a classification front door that filters out non-invoices.
-    blank_page = {
+    blank_page: dict[str, Any] = {
         "id": "page_1",
         "width": None,
         "height": None,
