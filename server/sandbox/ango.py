@@ -1,6 +1,6 @@
 """Simulated Ango Hub REST API (``/ango`` stands for ``https://imeritapi.ango.ai``).
 
-Follows providers.md §1: ``apikey`` header, ``{"status": "success", "data": {...}}`` envelopes,
+Follows iMerit's Ango Hub API docs and SDK: ``apikey`` header, ``{"status": "success", "data": {...}}`` envelopes,
 ``{"status": "fail"|"error", "message"}`` errors (fail for 4xx, error for 5xx), the documented
 100 requests/minute per key answered with a 429 that carries **no** ``Retry-After`` (none is
 documented), and the endpoints tasklens uses: task, task history (list, or the docs' single
@@ -33,7 +33,7 @@ EXPORT_DOWNLOAD_PREFIX = "/_sandbox/ango/exports/"
 _DEFAULT_LIMIT = 10
 _MAX_LIMIT = 100
 
-#: Keys of the SDK's TaskFilter (providers.md §1.7).
+#: Keys of the TaskFilter of Ango's Python SDK (imerit-ango).
 _FILTER_KEYS = frozenset(
     {
         "_id",

@@ -30,7 +30,7 @@ logger = logging.getLogger("tasklens.ango")
 
 PROBE_TASK_ID = "0" * 24  # shaped like an Ango ObjectId, never issued: the key check's target
 PROJECT_TTL_S = 600.0
-EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open (providers.md §1.12)
+EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open, with no status endpoint to poll
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
 CONCISE_CLASSES = 8
 
