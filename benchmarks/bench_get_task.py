@@ -155,9 +155,13 @@ def report(cells: list[Cell]) -> str:
         base = baseline[cell.concurrency]
         overhead = ""
         if cell is not base:
-            overhead = f"+{cell.p50_ms - base.p50_ms:.2f} ms, ×{cell.p50_ms / base.p50_ms:.2f}; calls/s ×{cell.calls_per_s / base.calls_per_s:.2f}"
+            overhead = (
+                f"+{cell.p50_ms - base.p50_ms:.2f} ms, ×{cell.p50_ms / base.p50_ms:.2f}; "
+                f"calls/s ×{cell.calls_per_s / base.calls_per_s:.2f}"
+            )
         lines.append(
-            f"{cell.name:34} {cell.concurrency:>4} {cell.p50_ms:>8.2f} {cell.p95_ms:>8.2f} {cell.calls_per_s:>9.0f}   {overhead}"
+            f"{cell.name:34} {cell.concurrency:>4} {cell.p50_ms:>8.2f} {cell.p95_ms:>8.2f} "
+            f"{cell.calls_per_s:>9.0f}   {overhead}"
         )
     return "\n".join(lines)
 

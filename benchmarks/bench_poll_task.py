@@ -267,7 +267,8 @@ def report(runs: list[Run]) -> str:
     lines.append("")
     lines.append(
         f"poll_task vs agent loop: {agent.requests / max(1, poll.requests):.1f}x fewer requests, "
-        f"{(agent.tokens or 0) / max(1, poll.tokens or 0):.1f}x fewer tokens, p95 {poll.p(0.95):.2f} s vs {agent.p(0.95):.2f} s"
+        f"{(agent.tokens or 0) / max(1, poll.tokens or 0):.1f}x fewer tokens, "
+        f"p95 {poll.p(0.95):.2f} s vs {agent.p(0.95):.2f} s"
     )
     if batch is not None:
         lines.append(

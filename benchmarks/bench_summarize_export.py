@@ -1,8 +1,7 @@
 """Benchmark: summarize_export against `json.load` + the same summary in plain Python, and against pydantic.
 
-One run generates synthetic current-format Ango exports with history (tests/support/export_fixtures.py, with the
-data mix of the reference measurement in shared/reference/ango-export-format.md §5.1: 1-15 objects of
-every kind, polygons of 4-30 points, nested questions, Start → Label → Review with rework) at each
+One run generates synthetic current-format Ango exports with history (tests/support/export_fixtures.py: 1-15
+objects of every kind, polygons of 4-30 points, nested questions, Start → Label → Review with rework) at each
 requested size, as a JSON array and as NDJSON, plain and zipped, under a temporary directory (never the
 repository), and measures on each file, every approach in a fresh subprocess (peak RSS = its ru_maxrss):
 

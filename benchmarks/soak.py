@@ -110,8 +110,9 @@ class SoakReport:
         ordered = sorted(self.latencies)
         p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)] if ordered else 0.0
         return [
-            f"calls {self.calls}, upstream requests {self.requests} ({self.retries} of them retries), faulted {faulted} "
-            f"({faulted / max(1, self.requests):.1%}; configured {self.rate:.0%}) in {self.seconds:.1f} s",
+            f"calls {self.calls}, upstream requests {self.requests} ({self.retries} of them retries), "
+            f"faulted {faulted} ({faulted / max(1, self.requests):.1%}; configured {self.rate:.0%}) "
+            f"in {self.seconds:.1f} s",
             "faults: " + ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())),
             f"results: {self.correct} correct, {self.degraded} explicitly unknown, {self.errors} clean isError "
             f"({', '.join(f'{k} {n}' for k, n in self.error_kinds.most_common())}), "

@@ -45,7 +45,7 @@ from .schemas import tidy_schema, tool_description
 
 logger = logging.getLogger("tasklens")
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=True)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 # Three lines an agent reads once per session: which tool answers which question.
 INSTRUCTIONS = (
     "Read-only task status on Ango Hub, Deepomatic, Send.ai and Moody's Maxsight; errors say what to do next.\n"

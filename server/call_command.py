@@ -21,7 +21,7 @@ from typing import TextIO
 
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, Tool
+from mcp.types import CallToolResult, TextContent, Tool
 
 from .render import clean, render_result
 from .tool_args import UsageError, parse_tool_arguments, tool_usage
@@ -136,7 +136,7 @@ def _summary(tool: Tool) -> str:
 
 
 def _text_of(result: CallToolResult) -> str:
-    return "".join(block.text for block in result.content if getattr(block, "type", "") == "text")
+    return "".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 async def run_call(server: MCPServer, request: CallRequest, out: TextIO, err: TextIO, *, err_tty: bool) -> int:

@@ -47,10 +47,19 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "MAXSIGHT_REQUESTS_PER_MINUTE": "client-side rate limit for Maxsight (default 120)",
     "TASKLENS_SANDBOX": "1 to serve the built-in simulated providers instead (no keys needed)",
     "TASKLENS_LOG_LEVEL": "stderr log level (default INFO)",
-    "TASKLENS_HTTP_TOKEN": "HTTP transport only: bearer token every request must carry (16+ visible ASCII characters)",
-    "TASKLENS_HTTP_ALLOWED_HOSTS": "HTTP transport only: extra Host values to accept, comma-separated (name or name:port)",
-    "TASKLENS_EXPORT_ROOTS": "folders summarize_export may read files from, separated by os.pathsep (default: the working directory)",
-    "TASKLENS_EXPORT_HELPER": "0 to read large local exports in one process (default 1: a helper process shares the work, ~40 MiB more memory)",
+    "TASKLENS_HTTP_TOKEN": (
+        "HTTP transport only: bearer token every request must carry (16+ visible ASCII characters)"
+    ),
+    "TASKLENS_HTTP_ALLOWED_HOSTS": (
+        "HTTP transport only: extra Host values to accept, comma-separated (name or name:port)"
+    ),
+    "TASKLENS_EXPORT_ROOTS": (
+        "folders summarize_export may read files from, separated by os.pathsep (default: the working directory)"
+    ),
+    "TASKLENS_EXPORT_HELPER": (
+        "0 to read large local exports in one process "
+        "(default 1: a helper process shares the work, ~40 MiB more memory)"
+    ),
 }
 MIN_TOKEN_LENGTH = 16
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an Authorization header can carry verbatim

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 
 from .sandbox import CATALOG, CatalogEntry
 from .sandbox.catalog import ANGO_PROJECT
@@ -70,7 +70,7 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
 
 
 def _render(result: CallToolResult) -> str:
-    text = "".join(block.text for block in result.content if getattr(block, "type", "") == "text")
+    text = "".join(block.text for block in result.content if isinstance(block, TextContent))
     if result.is_error:
         return f"  isError: {text}"
     try:

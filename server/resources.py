@@ -5,7 +5,7 @@ serves exactly the compact JSON that `get_task` returns (concise form), through 
 client, so the two can never disagree. Send.ai tasks need a team and a project: the URI takes them as
 `?team_id=…&project_id=…` when the server's SENDAI_TEAM_ID / SENDAI_PROJECT_ID defaults do not apply.
 Failures are resource errors carrying the same one-sentence explanation as the tool's isError text;
-an unknown provider or task is "not found" (-32602), as the spec asks.
+an unknown provider or task is "not found" (-32602), as the MCP specification asks.
 
 A summary can take minutes to compute (a multi-gigabyte export, or an Ango project export built on
 request), and putting it in front of the model again should not mean computing it again: the server
@@ -40,7 +40,7 @@ async def read_task_resource(
             f"No provider {provider!r}: task:// URIs name one of {', '.join(PROVIDERS)}, as in task://deepomatic/269999729."
         )
     try:
-        client = app_state(ctx).registry.client(provider)  # type: ignore[arg-type]  # checked above
+        client = app_state(ctx).registry.client(provider)
         view = await client.get_task(task_id, team_id=team_id, project_id=project_id)
     except ProviderError as error:
         if error.kind in ("not_found", "invalid_argument"):

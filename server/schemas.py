@@ -1,7 +1,7 @@
 """What agents see in `tools/list`: the SDK's schemas, tidied so every token carries meaning.
 
 The SDK publishes each argument with a generated `title` ("Task Id") and each optional argument as
-`anyOf [type, null]`. Neither helps a model choose arguments, and together they were a third of the
+`anyOf [type, null]`. Neither helps a model choose arguments, and together they make up a third of the
 listing. Validation is unaffected: it still runs on the SDK's own argument model.
 """
 

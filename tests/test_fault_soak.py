@@ -1,4 +1,4 @@
-"""Fault soak (benchmarks/soak.py) at the issue's 20% fault rate, and a retry storm at 80% that drives the
+"""Fault soak (benchmarks/soak.py) at a 20% fault rate, and a retry storm at 80% that drives the
 policy to its attempt limits. `TASKLENS_SOAK_CALLS=5000 python -m pytest tests/test_fault_soak.py -s` (or
 `python benchmarks/soak.py --calls 5000`) runs the long version; the figures print with `-s`."""
 
@@ -40,7 +40,7 @@ async def test_retry_storm_stays_within_the_policy() -> None:
 
 async def test_a_glitch_reading_an_ango_project_degrades_one_answer_not_the_next_minute() -> None:
     """An Ango task's state needs its project's stage list. A malformed answer to that read yields one
-    explicit `unknown`, and the next call reads the project again (it used to be cached as unreadable)."""
+    explicit `unknown`, and the next call reads the project again rather than remembering it as unreadable."""
     sandbox = Sandbox(clock=ManualClock(), ango_requests_per_minute=None)
     arguments = {"provider": "ango", "task_id": ANGO_REVIEW_TODO_TASK}
     async with Client(unthrottled_server(sandbox), mode="auto") as client:

@@ -1,6 +1,6 @@
 """Simulated Ango Hub REST API (``/ango`` stands for ``https://imeritapi.ango.ai``).
 
-Follows providers.md §1: ``apikey`` header, ``{"status": "success", "data": {...}}`` envelopes,
+Follows iMerit's Ango Hub API docs and SDK: ``apikey`` header, ``{"status": "success", "data": {...}}`` envelopes,
 ``{"status": "fail"|"error", "message"}`` errors (fail for 4xx, error for 5xx), the documented
 100 requests/minute per key answered with a 429 that carries **no** ``Retry-After`` (none is
 documented), and the endpoints tasklens uses: task, task history (list, or the docs' single
@@ -33,7 +33,7 @@ EXPORT_DOWNLOAD_PREFIX = "/_sandbox/ango/exports/"
 _DEFAULT_LIMIT = 10
 _MAX_LIMIT = 100
 
-#: Keys of the SDK's TaskFilter (providers.md §1.7).
+#: Keys of the TaskFilter of Ango's Python SDK (imerit-ango).
 _FILTER_KEYS = frozenset(
     {
         "_id",
@@ -158,7 +158,7 @@ class AngoApi:
             if payload is not None and _matches(payload, conditions):
                 tasks.append((task, payload))
         for key, descending in reversed(_sort_keys(request.param("sort") or "-createdAt")):
-            tasks.sort(key=lambda tp, k=key: _sort_value(tp[1].get(k)), reverse=descending)
+            tasks.sort(key=lambda tp: _sort_value(tp[1].get(key)), reverse=descending)
         total = len(tasks)
         window = tasks[(page - 1) * limit : page * limit]
         out = []

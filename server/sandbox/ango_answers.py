@@ -1,7 +1,7 @@
 """Realistic Ango annotation answers, and how a stage visit changes them.
 
 A task's ``answer`` is ``{tools, classifications, relations}`` in the export shapes
-(ango-export-format.md §2.4-2.6). The sandbox needs answers that change between history entries
+(the Ango Export Format in iMerit's docs). The sandbox needs answers that change between history entries
 the way real work changes them: a labeler creates objects, a reviewer's rejection sends the task
 back and the rework adds, deletes and moves objects and changes classification answers. Those
 changes are described by :class:`Edits` and applied deterministically from a per-visit RNG.

@@ -1,7 +1,7 @@
 """Ango Hub export: query options in, a ZIP behind a "signed" URL out.
 
 ``GET /v2/export`` answers ``data.exportPath``, an absolute URL to a ZIP whose first member is the
-export file (providers.md §1.12). In the sandbox the URL points at
+export file (as Ango's SDK reads it). In the sandbox the URL points at
 ``/_sandbox/ango/exports/<token>.zip`` on the same host the client used, and works without the
 API key, like a pre-signed S3 URL. The ZIP is built at request time from the tasks visible at
 the current sandbox time.

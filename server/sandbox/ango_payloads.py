@@ -173,7 +173,7 @@ class AngoWorld:
     def export_asset(
         self, task: AngoTask, now: float, *, include_history: bool, include_metadata: bool
     ) -> dict[str, Any]:
-        """One asset of the current ("v3") export format (ango-export-format.md §2.2-2.7)."""
+        """One asset of the current ("v3") Ango Export Format, as iMerit's docs describe it."""
         visits = task.visible_visits(now)
         index = len(visits) - 1
         if task.verbatim_export is not None:

@@ -1,8 +1,8 @@
 """Ango Hub sample objects copied verbatim from iMerit's documentation.
 
 Kept as JSON text (parsed on import) so they stay byte-for-byte comparable with the docs:
-the single history entry from the ``get_task_history`` sample output (seeds/000) and the
-"Sample Task" of the export-format page (samples/ango_v3_task_sample.json, also seeds/002).
+the single history entry from the sample output of the SDK's ``get_task_history`` page and the
+"Sample Task" of the export-format page (also tests/data/ango_v3_task_sample.json).
 """
 
 from __future__ import annotations

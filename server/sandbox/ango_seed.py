@@ -53,7 +53,7 @@ LABELERS = (
 REVIEWERS = ("qa.lead@fieldlabel.io", "sofia.romano@fieldlabel.io")
 IMPORTER = "data.ops@fieldlabel.io"
 _BATCH_IDS = list(schema.BATCHES)
-#: A batch that was deleted from the project: exports show its name as null (documented gotcha).
+#: A batch deleted from the project: exports show its name as null (iMerit's own export plugins skip such entries).
 _DELETED_BATCH = "64f0c1a2b3d4e5f601234a9f"
 MINUTE, HOUR, DAY = 60.0, 3_600.0, 86_400.0
 

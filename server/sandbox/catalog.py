@@ -30,7 +30,7 @@ class CatalogEntry:
 
 
 # --- Ango Hub -----------------------------------------------------------------------------------
-ANGO_PROJECT = "645240ed462db80015ce881f"  # project of the docs' history sample (seeds/000)
+ANGO_PROJECT = "645240ed462db80015ce881f"  # project of the SDK docs' get_task_history sample
 ANGO_ORGANIZATION = "64461ed038dcad0015cc2049"
 ANGO_DOC_HISTORY_TASK = "6453677fc47af30015be5a58"
 ANGO_DOC_HISTORY_ENTRY = "6464b15e4ea9720015801e07"

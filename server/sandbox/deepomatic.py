@@ -1,6 +1,6 @@
 """Simulated Deepomatic API v0.7 (``/deepomatic`` stands for ``https://api.deepomatic.com``).
 
-Follows providers.md §2: ``GET /v0.7/tasks/{id}/`` returns the bare task,
+Follows Deepomatic's v0.7 API docs: ``GET /v0.7/tasks/{id}/`` returns the bare task,
 ``GET /v0.7/tasks/?task_ids=..`` a Django REST Framework page with absolute ``next``/``previous``
 URLs. The API is a DRF service (inferred), so a GET without the trailing slash gets Django's
 APPEND_SLASH **301** (a relative ``Location``, no auth needed, as the redirect happens in

@@ -45,7 +45,7 @@ class DeepomaticRecord:
     verbatim: dict[str, Any] | None = None
 
 
-# Verbatim from seeds/003 (docs.deepomatic.com/deepomatic-api-v0.7/tasks).
+# Verbatim from Deepomatic's API docs (docs.deepomatic.com/deepomatic-api-v0.7/tasks).
 _DOC_TASK: dict[str, Any] = {
     "id": "269999729",
     "status": "success",

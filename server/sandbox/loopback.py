@@ -127,7 +127,7 @@ async def serve_on_loopback(app: ASGIApp, host: str = "127.0.0.1", port: int = 0
         with anyio.fail_after(10):
             while not server.started:
                 if failure or not thread.is_alive():
-                    raise RuntimeError("sandbox loopback server failed to start") from (failure or [None])[0]
+                    raise RuntimeError("sandbox loopback server failed to start") from (failure[0] if failure else None)
                 await anyio.sleep(0.01)
         url_host = f"[{host}]" if ":" in host else host
         yield f"http://{url_host}:{bound_port}"

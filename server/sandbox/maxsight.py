@@ -1,6 +1,6 @@
 """Simulated Moody's Maxsight API v5 (``/maxsight`` stands for ``https://api.{region}.maxsight.com``).
 
-Follows providers.md §4: ``GET /v5/tasks/{task_id}`` returns the bare task object and
+Follows Maxsight's v5 API docs: ``GET /v5/tasks/{task_id}`` returns the bare task object and
 ``POST /v5/tasks/search`` a cursor page ``{"items": [...], "next_page_token": ...}``. The v5 error
 body is unknown, so errors use the v4 PassFort shape ``{"errors": [{"code", "message"}]}`` with the
 v4 codes where one exists (204 invalid API key, 201 invalid input).

@@ -2,7 +2,7 @@
 
 Maxsight tasks are human KYC/KYB workflow steps, so they sit in ``INCOMPLETE`` for hours or days.
 Only ``INCOMPLETE`` is documented for v5; ``COMPLETED_PASS``/``COMPLETED_FAIL`` come from v4 and
-``EXPIRED`` stands in for "some status the client has never seen" (providers.md §4.4).
+``EXPIRED`` stands in for "some status the client has never seen", since v5's full status list is not public.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class MaxsightRecord:
     versions: list[tuple[float, dict[str, Any]]]
 
 
-# Verbatim from seeds/001 (docs.maxsight.com "Retrieve a task from its ID").
+# Verbatim from Maxsight's API docs ("Retrieve a task from its ID", docs.maxsight.com).
 _DOC_TASK: dict[str, Any] = {
     "assessment_id": "9f60a03f-b3de-4b19-9361-0380d9aa1e9e",
     "assessment_template_id": "af8498c1-32bd-4453-b407-761eb6440e9b",

@@ -1,6 +1,6 @@
 """Simulated Send.ai API v2 (``/sendai`` stands for ``https://api.send.ai``).
 
-Follows providers.md §3: ``GET /v2/{team_id}/project/{project_id}/task/{task_id}`` returns
+Follows Send.ai's v2 API docs: ``GET /v2/{team_id}/project/{project_id}/task/{task_id}`` returns
 ``{"payload": Task}`` with ``Authorization: Bearer <key>``. The error body is undocumented, so
 the sandbox uses a shape unlike the other three providers,
 ``{"error": {"code": "NOT_FOUND", "message": "..."}}``, which forces clients to parse errors

@@ -1,8 +1,8 @@
 """Seeded Send.ai v2 tasks: document-extraction results on invoices and purchase orders.
 
 Send.ai tasks are documents going through machine extraction (``PROCESSING``) and human review
-(``REVIEWING``); a reviewer's "complete" sends the task back to ``PROCESSING`` before it ends in
-``COMPLETED`` (providers.md §3.4), which is why the moving task goes round that loop.
+(``REVIEWING``); a reviewer's "complete" sends the task back to ``PROCESSING`` (Send.ai's API docs
+for task.complete) before it ends in ``COMPLETED``, which is why the moving task goes round that loop.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class SendaiRecord:
     versions: list[tuple[float, dict[str, Any]]]
 
 
-# Verbatim from seeds/004 (docs.send.ai/api/v2/tasks/task.get), the object under "payload".
+# Verbatim from Send.ai's API docs (docs.send.ai/api/v2/tasks/task.get), the object under "payload".
 _DOC_TASK: dict[str, Any] = {
     "id": "task_abcdef123456",
     "name": "Document Analysis Task",
@@ -397,7 +397,7 @@ def seed_tasks(clock: Clock, seed: int) -> list[SendaiRecord]:
     )
 
     # Second project: a classification front door that filters out non-invoices.
-    blank_page = {
+    blank_page: dict[str, Any] = {
         "id": "page_1",
         "width": None,
         "height": None,

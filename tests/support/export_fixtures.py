@@ -1,6 +1,6 @@
-"""Synthetic Ango exports of both generations, with every documented gotcha, for tests and the benchmark.
+"""Synthetic Ango exports of both generations, with every known gotcha, for tests and the benchmark.
 
-The shapes follow shared/reference/ango-export-format.md §2: current assets (`task` with `tools`,
+The shapes follow the Ango Export Format in iMerit's docs: current assets (`task` with `tools`,
 `classifications`, `relations`, `stageHistory`, consensus fields) and legacy ones (`tasks[]` with
 `objects`, `review`, `isSkipped`, `duration(ms)`). Deliberately included: negative box sizes, polygons
 with fewer than 3 points, string consensus scores and `"consensus": ""`, ISO and epoch-ms times,

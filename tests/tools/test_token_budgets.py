@@ -5,8 +5,8 @@
   for the comparison to mean anything (a bare `pending` Deepomatic task is ~50 tokens raw: no result
   that still names the provider, id and state fits in 20% of that);
 * text plus structure together stay under 2.6× the structured content: the text block is the same compact
-  JSON (clients read one or the other), and its escaping inside a JSON string costs ~10% more tokens; the
-  reference measurement of this shape was 205 / 81 = 2.53×. A third copy, or indentation, would break it.
+  JSON (clients read one or the other), and its escaping inside a JSON string costs ~10% more tokens; a
+  typical result measures 205 / 81 = 2.53×. A third copy, or indentation, would break it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CONCISE_BUDGET = 300
 RATIO_BUDGET = 0.20
 RATIO_APPLIES_FROM = 400  # raw tokens
 DUPLICATION_BUDGET = 2.6
-# Known, reasoned exceptions to the 20% ratio, each still bounded; reported in the issue's closing note.
+# Known, reasoned exceptions to the 20% ratio, each still bounded and explained here.
 RATIO_EXCEPTIONS = {
     # Maxsight's raw task is mostly UUIDs (~450 tokens); this one carries a reviewer's note ("request a
     # certified copy before approving…"), the most decision-relevant text there is, kept at 80 characters.

@@ -153,11 +153,11 @@ class HttpPolicy:
                 status, headers, body = await self._send_once(
                     method, path, params, json_body, deadline, anonymous, read_timeout_s
                 )
-            except ProviderError as error:
-                if not (idempotent and error.kind in ("timeout", "network")):
+            except ProviderError as failure:
+                if not (idempotent and failure.kind in ("timeout", "network")):
                     raise
-                wait = self._wait_or_raise(error, attempt, deadline, retry_after=None)
-                logger.info("%s %s: %s, retry %d in %.2f s", self.provider, method, error.kind, attempt, wait)
+                wait = self._wait_or_raise(failure, attempt, deadline, retry_after=None)
+                logger.info("%s %s: %s, retry %d in %.2f s", self.provider, method, failure.kind, attempt, wait)
                 await self.sleep(wait)
                 continue
             if 200 <= status < 300:

@@ -275,7 +275,7 @@ class Poller:
         read = [task for task in self.tasks if task.view is not None]
         if not read:
             raise self._nothing_polled()
-        counts = Counter(task.view.state for task in read if task.view is not None)
+        counts: Counter[str] = Counter(task.view.state for task in read if task.view is not None)
         unread = len(self.tasks) - len(read)
         if unread:
             counts["error"] = unread

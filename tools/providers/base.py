@@ -54,7 +54,7 @@ class ProviderSettings:
 
 @dataclass(frozen=True)
 class PollCadence:
-    """How often `poll_task` re-reads a provider's tasks (providers.md §6 cadence table).
+    """How often `poll_task` re-reads a provider's tasks.
 
     Machine work is re-read after `first_s`, backing off by `growth` up to `max_s` while nothing
     changes; tasks waiting on a person are re-read only every `human_s`, because polling cannot

@@ -50,7 +50,7 @@ class DeepomaticClient(ProviderClient):
     label: ClassVar[str] = "Deepomatic"
     history_note: ClassVar[str] = HISTORY_NOTE
     id_example: ClassVar[str] = "269999729"
-    # Inference is machine work measured in seconds (providers.md §6: start at 0.5-1 s, grow to 5 s).
+    # Inference is machine work measured in seconds: re-read after about a second, backing off to 5 s.
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=1.0, max_s=5.0, human_s=60.0)
 
     @staticmethod

@@ -57,7 +57,7 @@ class MaxsightTask(BaseModel):
 
 
 class MaxsightClient(ProviderClient):
-    # KYC steps are human work that lasts hours to days (providers.md §4.4): re-read rarely.
+    # KYC steps are human work that lasts hours to days: re-read rarely.
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=5.0, max_s=30.0, human_s=300.0)
     name: ClassVar[ProviderName] = "maxsight"
     label: ClassVar[str] = "Maxsight"

@@ -79,7 +79,7 @@ class SendaiTask(BaseModel):
 
 
 class SendaiClient(ProviderClient):
-    # PROCESSING every 2-5 s; REVIEWING waits on a reviewer (providers.md §6 cadence table).
+    # PROCESSING is machine work re-read every 2-5 s; REVIEWING waits on a reviewer, so it is re-read rarely.
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=2.0, max_s=5.0, human_s=60.0)
     name: ClassVar[ProviderName] = "sendai"
     label: ClassVar[str] = "Send.ai"

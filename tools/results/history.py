@@ -80,7 +80,10 @@ class HistorySummary(Compact):
 
 
 _SUMMARY = "totals over all entries: active time and wall time by stage, loops, outcome, state"
-_ENTRIES = "oldest first; each: history_id, at, stage or event, by, active_s, wall_s, outcome, changes since the previous entry"
+_ENTRIES = (
+    "oldest first; each: history_id, at, stage or event, by, active_s, wall_s, outcome, "
+    "changes since the previous entry"
+)
 
 
 class TaskHistory(Compact):

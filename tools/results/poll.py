@@ -1,10 +1,10 @@
 """What `poll_task` returns: the tasks grouped by what is true of them, and a few batch figures.
 
-The issue asks, per task, for its normalized state, `terminal` and `changed` (since the call began). A
-poll covers up to 100 tasks, and most of them read alike (58 still running and unchanged, 37 just
-succeeded), so one object per task would repeat the same three fields a hundred times: that was 60%
-of the tokens of a poll of Deepomatic tasks. Instead each entry of `tasks` states those fields once,
-with every task they are true of in `ids` (in the order they were asked for). So every task still has
+Every polled task gets its normalized state, `terminal` and `changed` (since the call began). A poll
+covers up to 100 tasks, and most of them read alike (58 still running and unchanged, 37 just
+succeeded), so one object per task would repeat the same three fields a hundred times, about 60% of
+the tokens of a poll of Deepomatic tasks. Each entry of `tasks` therefore states those fields once,
+with every task they are true of in `ids` (in the order they were asked for). Every task still has
 its own state, `terminal` and `changed`, spelled out, and an id appears in exactly one group.
 
 A group may also carry `raw_status` (only for the state `unknown`: the one clue there is), a `detail`

@@ -30,7 +30,7 @@ logger = logging.getLogger("tasklens.ango")
 
 PROBE_TASK_ID = "0" * 24  # shaped like an Ango ObjectId, never issued: the key check's target
 PROJECT_TTL_S = 600.0
-EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open (providers.md §1.12)
+EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open, with no status endpoint to poll
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
 CONCISE_CLASSES = 8
 
@@ -267,7 +267,7 @@ class AngoClient(ProviderClient):
         project_unreadable = any(stage_type is None for _, stage_type in stages.values())
         if project_unreadable:
             gaps.append("Some stage names could not be resolved (project definition unreadable); they show as ids.")
-        shown = [focus.id] if focus else [r.id for r in records if r.id] if detailed else []
+        shown = [r.id for r in ([focus] if focus else records if detailed else []) if r.id]
         entries, summary = timeline(records, stages, detailed=detailed, with_answer=shown)
         if task_id:
             try:
@@ -359,7 +359,7 @@ class AngoClient(ProviderClient):
             if error.kind in ("forbidden", "not_found", "invalid_argument") or error.code == TOO_LARGE:
                 self._projects[project_id] = (now + UNREADABLE_PROJECT_TTL_S, {})
             return {}
-        project = data.get("project") if isinstance(data.get("project"), dict) else {}
+        project = value if isinstance(value := data.get("project"), dict) else {}
         stages: dict[str, AngoStage] = {}
         for raw in project.get("stages") or []:
             try:

@@ -230,8 +230,11 @@ def _answer_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list
 
 def seconds(value: float | None) -> int | float | None:
     """Seconds as few digits as still say something: whole seconds from 10 s, tenths below, None for 0."""
-    if not value:
-        return None
+    return _rounded(value) if value else None
+
+
+def _rounded(value: float) -> int | float:
+    """Whole seconds from 10 s, tenths below; an int when nothing follows the point."""
     rounded = round(value) if value >= 10 else round(value, 1)
     return int(rounded) if rounded == int(rounded) else rounded
 
@@ -256,7 +259,7 @@ def answer_view(answer: Mapping[str, Any] | None, *, coordinates: bool) -> dict[
         row: dict[str, Any] = {"id": obj.id, "class": obj.label}
         if obj.kind:
             row["kind"] = obj.kind
-        pages = sorted({t.get("page") for t in obj.instances if isinstance(t.get("page"), int)})
+        pages = sorted({page for t in obj.instances if isinstance(page := t.get("page"), int)})
         if pages:
             row["pages"] = pages[:20]
         if len(obj.instances) > 1:
@@ -349,8 +352,8 @@ def timeline(
     summary = HistorySummary(
         entries=len(records),
         active_s=seconds(sum(active_by_stage.values())),
-        active_s_by_stage={k: seconds(v) for k, v in active_by_stage.items()},
-        wall_s_by_stage={k: seconds(v) for k, v in wall_by_stage.items()},
+        active_s_by_stage={k: _rounded(v) for k, v in active_by_stage.items()},
+        wall_s_by_stage={k: _rounded(v) for k, v in wall_by_stage.items()},
         loops=loops or None,
         outcome=next((o for o in reversed(outcomes) if o), None),
     )
