@@ -24,13 +24,14 @@ from tasklens.tools.export.store import SUMMARY_MIME_TYPE, SummaryStore
 from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.poll_task import poll_task
-from tasklens.tools.providers import ProviderRegistry, ProviderSettings, Runtime
-from tasklens.tools.results.task import PROVIDERS, ProviderName
+from tasklens.tools.providers import SPECS, ProviderRegistry, ProviderSettings, Runtime
+from tasklens.tools.providers.spec import in_words
+from tasklens.tools.results.provider_name import ProviderName
 from tasklens.tools.summarize_export import summarize_export
 
 from . import __version__
 from .argument_errors import argument_error
-from .config import DEFAULT_REQUESTS_PER_MINUTE, Config
+from .config import Config
 from .resources import (
     SUMMARY_URI_TEMPLATE,
     TASK_MIME_TYPE,
@@ -48,13 +49,12 @@ logger = logging.getLogger("tasklens")
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 # Three lines an agent reads once per session: which tool answers which question.
 INSTRUCTIONS = (
-    "Read-only task status on Ango Hub, Deepomatic, Send.ai and Moody's Maxsight; errors say what to do next.\n"
+    f"Read-only task status on {in_words([spec.label for spec in SPECS], 'and')}; errors say what to do next.\n"
     "get_task: a task's state now. get_task_history: how it got there (stages, people, times). "
     "poll_task: wait, bounded, for a running task to finish.\n"
     "summarize_export: an Ango export's counts and classes, not its raw file. "
     "waiting_on_human means a person must act: report it, don't poll."
 )
-SANDBOX_SENDAI_DEFAULTS = {"team_id": "team_123456", "project_id": "proj_123456"}
 
 RuntimeFactory = Callable[[ProviderName], Runtime]
 
@@ -62,15 +62,15 @@ RuntimeFactory = Callable[[ProviderName], Runtime]
 def sandbox_providers(sandbox: Sandbox, origin: str = "http://sandbox") -> dict[ProviderName, ProviderSettings]:
     """Settings that point every provider at `sandbox` (served at `origin`) with its fixed keys."""
     return {
-        name: ProviderSettings(
-            name=name,
-            api_key=SANDBOX_KEYS[name],
-            base_url=sandbox.base_url(name, origin=origin),
-            requests_per_minute=DEFAULT_REQUESTS_PER_MINUTE[name],
-            defaults=SANDBOX_SENDAI_DEFAULTS if name == "sendai" else {},
+        spec.name: ProviderSettings(
+            name=spec.name,
+            api_key=SANDBOX_KEYS[spec.name],
+            base_url=sandbox.base_url(spec.name, origin=origin),
+            requests_per_minute=spec.requests_per_minute,
+            defaults=spec.sandbox_defaults,
             sandbox=True,
         )
-        for name in PROVIDERS
+        for spec in SPECS
     }
 
 

@@ -14,37 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from tasklens.tools.providers import ProviderSettings
-from tasklens.tools.results.task import PROVIDERS, ProviderName
+from tasklens.tools.providers import SPECS, ProviderSettings, ProviderSpec
+from tasklens.tools.providers.registry import PROVIDER_VARIABLES
+from tasklens.tools.results.provider_name import ProviderName
 
-ANGO_HOSTS = {"eu": "https://imeritapi.ango.ai", "us": "https://us-api.ango.ai", "in": "https://in-api.ango.ai"}
-MAXSIGHT_REGIONS = ("us", "eu", "ae")
-DEFAULT_REQUESTS_PER_MINUTE: dict[ProviderName, int] = {
-    "ango": 100,  # documented Standard-plan limit
-    "deepomatic": 600,  # none published; 10/s, far below what the batch poller needs, far above one agent
-    "sendai": 120,  # team-level limits, numbers unpublished
-    "maxsight": 120,  # none published
-}
 TRUE_VALUES = ("1", "true", "yes", "on")
 
 # Every variable tasklens reads, for README, manifests and `tasklens doctor` to agree on.
 ENVIRONMENT_VARIABLES: dict[str, str] = {
-    "ANGO_API_KEY": "Ango Hub API key (Hub → Account → API)",
-    "ANGO_API_URL": "Ango API host; overrides ANGO_REGION (default https://imeritapi.ango.ai)",
-    "ANGO_REGION": "eu, us or in: picks the documented Ango host",
-    "ANGO_REQUESTS_PER_MINUTE": "client-side rate limit for Ango (default 100)",
-    "DEEPOMATIC_API_KEY": "Deepomatic v0.7 API key",
-    "DEEPOMATIC_API_URL": "Deepomatic API host (default https://api.deepomatic.com)",
-    "DEEPOMATIC_REQUESTS_PER_MINUTE": "client-side rate limit for Deepomatic (default 600)",
-    "SENDAI_API_KEY": "Send.ai API key (added to the project, task.read scope)",
-    "SENDAI_API_URL": "Send.ai API host (default https://api.send.ai)",
-    "SENDAI_TEAM_ID": "default Send.ai team id (tool arguments override)",
-    "SENDAI_PROJECT_ID": "default Send.ai project id (tool arguments override)",
-    "SENDAI_REQUESTS_PER_MINUTE": "client-side rate limit for Send.ai (default 120)",
-    "MAXSIGHT_API_KEY": "Moody's Maxsight v5 API key",
-    "MAXSIGHT_API_URL": "Maxsight API host; overrides MAXSIGHT_REGION",
-    "MAXSIGHT_REGION": "us, eu or ae: https://api.{region}.maxsight.com",
-    "MAXSIGHT_REQUESTS_PER_MINUTE": "client-side rate limit for Maxsight (default 120)",
+    **PROVIDER_VARIABLES,
     "TASKLENS_SANDBOX": "1 to serve the built-in simulated providers instead (no keys needed)",
     "TASKLENS_LOG_LEVEL": "stderr log level (default INFO)",
     "TASKLENS_HTTP_TOKEN": (
@@ -99,7 +77,7 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
     helper = env.get("TASKLENS_EXPORT_HELPER", "1").strip().lower()
     if helper not in TRUE_VALUES and helper not in ("0", "false", "no", "off"):
         raise ConfigError(f"TASKLENS_EXPORT_HELPER must be 1 or 0 (got {helper[:20]!r})")
-    providers = {} if sandbox else {name: _provider(name, env) for name in PROVIDERS}
+    providers = {} if sandbox else {spec.name: _provider(spec, env) for spec in SPECS}
     return Config(
         providers=providers,
         sandbox=sandbox,
@@ -150,41 +128,37 @@ def _export_roots(raw: str) -> tuple[str, ...]:
     return tuple(roots)
 
 
-def _provider(name: ProviderName, env: Mapping[str, str]) -> ProviderSettings:
-    prefix = name.upper()
-    key = env.get(f"{prefix}_API_KEY", "").strip() or None
-    url = env.get(f"{prefix}_API_URL", "").strip().rstrip("/") or None
-    rpm = _requests_per_minute(name, env)
-    missing = "" if key else f"set {prefix}_API_KEY"
+def _provider(spec: ProviderSpec, env: Mapping[str, str]) -> ProviderSettings:
+    key = env.get(spec.key_variable, "").strip() or None
+    url = env.get(spec.url_variable, "").strip().rstrip("/") or None
+    rpm = _requests_per_minute(spec, env)
+    missing = "" if key else f"set {spec.key_variable}"
     defaults: dict[str, str] = {}
-    if name == "ango" and url is None:
-        region = env.get("ANGO_REGION", "eu").strip().lower() or "eu"
-        if region not in ANGO_HOSTS:
-            raise ConfigError(f"ANGO_REGION must be eu, us or in (got {region!r})")
-        url = ANGO_HOSTS[region]
-    elif name == "deepomatic" and url is None:
-        url = "https://api.deepomatic.com"
-    elif name == "sendai":
-        url = url or "https://api.send.ai"
-        for field in ("team_id", "project_id"):
-            value = env.get(f"SENDAI_{field.upper()}", "").strip()
-            if value:
-                defaults[field] = value
-    elif name == "maxsight" and url is None:
-        region = env.get("MAXSIGHT_REGION", "").strip().lower()
-        if region and region not in MAXSIGHT_REGIONS:
-            raise ConfigError(f"MAXSIGHT_REGION must be us, eu or ae (got {region!r})")
-        if region:
-            url = f"https://api.{region}.maxsight.com"
-        elif key:
-            missing = "set MAXSIGHT_REGION (us, eu or ae) or MAXSIGHT_API_URL; a wrong region answers 401"
+    for argument in spec.defaults:
+        value = env.get(spec.default_variable(argument.field), "").strip()
+        if value:
+            defaults[argument.field] = value
+    if url is None:
+        url = _default_url(spec, env)
+        if url is None and key:
+            missing = spec.unlocated
     if url is not None:
-        url = _checked_url(f"{prefix}_API_URL", url)
-        if name == "ango" and url.endswith("/v2"):
-            url = url[: -len("/v2")]  # the REST docs' server URL includes /v2; tasklens adds it per path
+        url = spec.api_root(_checked_url(spec.url_variable, url))
     return ProviderSettings(
-        name=name, api_key=key, base_url=url, requests_per_minute=rpm, defaults=defaults, missing=missing
+        name=spec.name, api_key=key, base_url=url, requests_per_minute=rpm, defaults=defaults, missing=missing
     )
+
+
+def _default_url(spec: ProviderSpec, env: Mapping[str, str]) -> str | None:
+    """The host the region variable picks, else the provider's default host (None when it has none)."""
+    if spec.regions is None:
+        return spec.default_url
+    region = env.get(spec.region_variable, "").strip().lower()
+    if not region:
+        return spec.default_url
+    if region not in spec.regions.hosts:
+        raise ConfigError(f"{spec.region_variable} must be {spec.regions.choices} (got {region!r})")
+    return spec.regions.hosts[region]
 
 
 def _checked_url(variable: str, url: str) -> str:
@@ -199,11 +173,11 @@ def _checked_url(variable: str, url: str) -> str:
     )
 
 
-def _requests_per_minute(name: ProviderName, env: Mapping[str, str]) -> int:
-    variable = f"{name.upper()}_REQUESTS_PER_MINUTE"
+def _requests_per_minute(spec: ProviderSpec, env: Mapping[str, str]) -> int:
+    variable = spec.rate_variable
     raw = env.get(variable, "").strip()
     if not raw:
-        return DEFAULT_REQUESTS_PER_MINUTE[name]
+        return spec.requests_per_minute
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"{variable} must be a whole number of requests per minute, at least 1 (got {raw!r})")
     return int(raw)

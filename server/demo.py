@@ -17,6 +17,8 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
+from tasklens.tools.providers import PROVIDERS, SPECS_BY_NAME
+
 from .sandbox import CATALOG, CatalogEntry
 from .sandbox.catalog import ANGO_PROJECT
 
@@ -34,13 +36,15 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
     per_provider: dict[str, list[CatalogEntry]] = {}
     for entry in CATALOG:
         per_provider.setdefault(entry.provider, []).append(entry)
-    for provider in ("deepomatic", "sendai", "maxsight", "ango"):
+    # Ango's tasks come last, next to the Ango history and export calls that follow them.
+    for provider in sorted(PROVIDERS, key=lambda name: name == "ango"):
+        # The ids a provider addresses its tasks by are the tool arguments it has default variables for.
+        fields = [argument.field for argument in SPECS_BY_NAME[provider].defaults]
         for entry in per_provider.get(provider, [])[:TASKS_PER_PROVIDER]:
             arguments: dict[str, Any] = {"provider": provider, "task_id": entry.task_id}
-            if entry.team_id:
-                arguments["team_id"] = entry.team_id
-            if entry.project_id and provider == "sendai":
-                arguments["project_id"] = entry.project_id
+            for field in fields:
+                if getattr(entry, field, None):
+                    arguments[field] = getattr(entry, field)
             calls.append(("get_task", arguments, entry.scenario, False))
     reworked = next(e for e in CATALOG if e.provider == "ango" and "reworked" in e.scenario)
     calls.append(("get_task_history", {"provider": "ango", "task_id": reworked.task_id}, reworked.scenario, False))

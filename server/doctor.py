@@ -22,12 +22,12 @@ import anyio
 
 from tasklens.tools.errors import ProviderError
 from tasklens.tools.http.policy import RetryPolicy
-from tasklens.tools.providers import ProviderClient, ProviderRegistry, Runtime
+from tasklens.tools.providers import PROVIDERS, SPECS_BY_NAME, ProviderClient, ProviderRegistry, Runtime
 from tasklens.tools.providers.base import CHECK_DEADLINE_S
-from tasklens.tools.results.task import PROVIDERS, ProviderName
+from tasklens.tools.results.provider_name import ProviderName
 
 from .app import in_process_sandbox
-from .config import ENVIRONMENT_VARIABLES, Config
+from .config import Config
 from .sandbox import Sandbox
 
 # One retry rides over a blip; more would only delay the diagnosis of a real problem.
@@ -74,7 +74,8 @@ async def diagnose(config: Config, runtime: Callable[[ProviderName], Runtime] | 
                 elif settings is not None and settings.api_key:
                     results[name] = Diagnosis(name, "incomplete", fix=settings.missing)
                 else:
-                    results[name] = Diagnosis(name, "not configured", fix=f"set {name.upper()}_API_KEY to use it")
+                    key = SPECS_BY_NAME[name].key_variable
+                    results[name] = Diagnosis(name, "not configured", fix=f"set {key} to use it")
     finally:
         await registry.aclose()
     return [results[name] for name in PROVIDERS]
@@ -114,18 +115,11 @@ def _problem(error: ProviderError) -> str:
     return labels.get(error.kind, error.kind) + _status_text(error)
 
 
-def _location_variables(name: ProviderName) -> str:
-    """The variables that choose where a provider's API is (its URL, and its region where it has one)."""
-    prefix = name.upper() + "_"
-    found = [v for v in ENVIRONMENT_VARIABLES if v.startswith(prefix) and v.endswith(("_API_URL", "_REGION"))]
-    return " or ".join(found)
-
-
 def _fix(name: ProviderName, client: ProviderClient, error: ProviderError) -> str:
     """The change that fixes `error`. Provider checks explain refusals in their own terms (which key,
     region, scope or allow-list); transport-level failures are the same for every provider."""
     url = client.settings.base_url
-    where = _location_variables(name)
+    where = " or ".join(SPECS_BY_NAME[name].location_variables)
     match error.kind:
         case "network" | "timeout":
             return (
@@ -140,7 +134,7 @@ def _fix(name: ProviderName, client: ProviderClient, error: ProviderError) -> st
         case "rate_limited":
             return (
                 f"{error.for_model()} If it keeps happening, other clients share this key, or lower "
-                f"{name.upper()}_REQUESTS_PER_MINUTE."
+                f"{SPECS_BY_NAME[name].rate_variable}."
             )
         case "unavailable":
             return f"{error.for_model()} Nothing to change in tasklens' configuration."

@@ -23,8 +23,8 @@ from mcp.types import Resource as MCPResource
 from tasklens.tools.app_state import app_state
 from tasklens.tools.errors import ProviderError, clean_upstream_text
 from tasklens.tools.export.store import SUMMARY_MIME_TYPE, SUMMARY_SCHEME, SummaryStore
+from tasklens.tools.providers import PROVIDERS
 from tasklens.tools.results.compact import compact_json
-from tasklens.tools.results.task import PROVIDERS
 
 TASK_URI_TEMPLATE = "task://{provider}/{task_id}{?team_id,project_id}"
 TASK_MIME_TYPE = "application/json"

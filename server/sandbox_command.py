@@ -6,20 +6,23 @@ import sys
 
 import anyio
 
-from .sandbox import CATALOG, SANDBOX_KEYS, Sandbox, serve_on_loopback
+from tasklens.tools.providers import SPECS
 
-ENV_PREFIXES = {"ango": "ANGO", "deepomatic": "DEEPOMATIC", "sendai": "SENDAI", "maxsight": "MAXSIGHT"}
+from .sandbox import CATALOG, SANDBOX_KEYS, Sandbox, serve_on_loopback
 
 
 def usage_lines(sandbox: Sandbox, origin: str) -> list[str]:
     """What a person needs to point tasklens, or a provider SDK, at the running sandbox."""
     lines = [f"tasklens sandbox on {origin} (Ctrl-C to stop). To use it from tasklens or an SDK:"]
-    for provider, prefix in ENV_PREFIXES.items():
+    for spec in SPECS:
         lines.append(
-            f"  export {prefix}_API_URL={sandbox.base_url(provider, origin=origin)} "
-            f"{prefix}_API_KEY={SANDBOX_KEYS[provider]}"
+            f"  export {spec.url_variable}={sandbox.base_url(spec.name, origin=origin)} "
+            f"{spec.key_variable}={SANDBOX_KEYS[spec.name]}"
         )
-    lines.append("  export SENDAI_TEAM_ID=team_123456 SENDAI_PROJECT_ID=proj_123456")
+    for spec in SPECS:
+        if spec.sandbox_defaults:
+            pairs = (f"{spec.default_variable(field)}={value}" for field, value in spec.sandbox_defaults.items())
+            lines.append(f"  export {' '.join(pairs)}")
     lines.append(
         f"Seeded tasks ({len(CATALOG)} scenarios): GET {origin}/_sandbox/catalog; faults: POST {origin}/_sandbox/faults"
     )

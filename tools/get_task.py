@@ -8,7 +8,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BeforeValidator, Field
 
 from .app_state import app_state
-from .results.task import ProviderName, ResponseFormat, TaskView
+from .results.provider_name import ProviderName
+from .results.task import ResponseFormat, TaskView
 from .task_ids import id_text
 
 TaskId = Annotated[str, BeforeValidator(id_text), Field(description="the provider's task id")]

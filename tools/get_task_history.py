@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field
 from .app_state import app_state
 from .get_task import Format, ProjectId, TeamId
 from .results.history import MAX_LIMIT, TaskHistory
-from .results.task import ProviderName
+from .results.provider_name import ProviderName
 from .task_ids import id_text
 
 OptionalTaskId = Annotated[str | None, BeforeValidator(id_text), Field(description="the provider's task id")]

@@ -11,7 +11,7 @@ from .app_state import app_state
 from .get_task import ProjectId, TeamId
 from .polling.poller import MAX_TASKS, MAX_WAIT_S, Progress, Until, poll
 from .results.poll import PollResult
-from .results.task import ProviderName
+from .results.provider_name import ProviderName
 from .task_ids import id_text
 
 TaskIds = Annotated[

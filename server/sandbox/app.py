@@ -20,13 +20,14 @@ from .clock import Clock, WallClock
 from .control import ControlPlane
 from .deepomatic import DeepomaticApi
 from .faults import FaultBook, SimulatedDisconnect, fault_response, truncate
+from .keys import SANDBOX_KEYS
 from .maxsight import MaxsightApi
 from .requestlog import RecordedRequest, RequestLog
 from .sendai import SendaiApi
 
 __all__ = ["Sandbox"]
 
-PROVIDERS: tuple[str, ...] = ("ango", "deepomatic", "sendai", "maxsight")
+PROVIDERS: tuple[str, ...] = tuple(SANDBOX_KEYS)
 CONTROL_PREFIX = "_sandbox"
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import pytest
 
 from support.paths import ROOT
 from tasklens.server.config import ENVIRONMENT_VARIABLES, ConfigError, load_config
+from tasklens.tools.providers import SPECS
 
 
 def test_nothing_set_means_nothing_configured_with_a_reason_per_provider() -> None:
@@ -30,6 +33,11 @@ def test_documented_default_hosts_and_region_shortcuts() -> None:
 def test_url_overrides_region_and_trailing_slash_is_dropped() -> None:
     env = {"ANGO_API_KEY": "k", "ANGO_REGION": "us", "ANGO_API_URL": "https://example.test/ango/"}
     assert load_config(env).providers["ango"].base_url == "https://example.test/ango"
+
+
+def test_ango_url_copied_from_the_rest_docs_loses_its_v2() -> None:
+    env = {"ANGO_API_KEY": "k", "ANGO_API_URL": "https://example.test/v2/"}
+    assert load_config(env).providers["ango"].base_url == "https://example.test"
 
 
 def test_maxsight_key_without_region_says_what_to_set() -> None:
@@ -67,21 +75,32 @@ def test_sandbox_switch_ignores_real_keys() -> None:
     assert config.sandbox and config.providers == {}
 
 
+class RecordingEnvironment(Mapping[str, str]):
+    """An environment that remembers every variable looked up in it, set or not."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.read.add(name)
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("configuration looks variables up by name; it never lists the environment")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
 def test_every_variable_read_is_documented_and_every_documented_one_is_read() -> None:
-    import inspect
-    import re
-
-    import tasklens.server.config as module
-
-    source = inspect.getsource(module)
-    literal = set(re.findall(r'env\.get\("([A-Z_]+)"', source))
-    prefixed = set(re.findall(r'f"\{prefix\}_([A-Z_]+)"', source)) | set(
-        re.findall(r'f"\{name\.upper\(\)\}_([A-Z_]+)"', source)
-    )
-    sendai = {f"SENDAI_{field.upper()}" for field in ("team_id", "project_id")}
-    assert prefixed, "the pattern for per-provider variables no longer matches config.py"
-    per_provider = {f"{p}_{suffix}" for p in ("ANGO", "DEEPOMATIC", "SENDAI", "MAXSIGHT") for suffix in prefixed}
-    read = literal | per_provider | sendai
+    read: set[str] = set()
+    # Nothing set (regions and default hosts looked up), then every key and URL set (no region lookups).
+    urls = {spec.url_variable: "https://api.example.test" for spec in SPECS}
+    for values in ({}, {**{spec.key_variable: "k" for spec in SPECS}, **urls}):
+        env = RecordingEnvironment(values)
+        load_config(env)
+        read |= env.read
     assert read == set(ENVIRONMENT_VARIABLES), read ^ set(ENVIRONMENT_VARIABLES)
 
 

@@ -19,8 +19,7 @@ from tasklens.server.config import Config
 from tasklens.server.doctor import run_doctor
 from tasklens.server.sandbox import SANDBOX_KEYS, Fault, ManualClock, Sandbox, serve_on_loopback
 from tasklens.tools.errors import ProviderError
-from tasklens.tools.providers import CLIENT_CLASSES, ProviderClient, ProviderSettings, Runtime
-from tasklens.tools.results.task import PROVIDERS
+from tasklens.tools.providers import CLIENT_CLASSES, PROVIDERS, SPECS, ProviderClient, ProviderSettings, Runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +42,7 @@ def client_for(provider: str, base_url: str, key: str, **defaults: str) -> Provi
 def clear_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No provider or tasklens variable from the developer's shell leaks into a test."""
     for variable in list(os.environ):
-        if variable.startswith(("ANGO_", "DEEPOMATIC_", "SENDAI_", "MAXSIGHT_", "TASKLENS_")):
+        if variable.startswith((*(f"{spec.env_prefix}_" for spec in SPECS), "TASKLENS_")):
             monkeypatch.delenv(variable)
 
 

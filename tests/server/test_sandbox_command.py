@@ -23,7 +23,10 @@ async def test_printed_environment_points_tasklens_at_the_running_sandbox() -> N
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(6)]
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("Seeded tasks"):  # the usage ends with the catalog line
+            lines.append(process.stdout.readline())
+            assert lines[-1], "tasklens sandbox stopped before printing its usage"
         env = dict(pair.split("=", 1) for line in lines if "export" in line for pair in re.findall(r"\S+=\S+", line))
         assert set(env) >= {"ANGO_API_URL", "ANGO_API_KEY", "MAXSIGHT_API_URL", "SENDAI_TEAM_ID"}
         registry = ProviderRegistry(load_config(env).providers)

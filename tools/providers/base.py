@@ -21,7 +21,8 @@ from ..errors import ErrorKind, ProviderError
 from ..http.policy import HttpPolicy, RetryPolicy
 from ..http.rate_limit import Clock, Sleep, SlidingWindowLimiter
 from ..results.history import MAX_LIMIT, TaskHistory, derived_history
-from ..results.task import ProviderName, TaskView
+from ..results.provider_name import ProviderName
+from ..results.task import TaskView
 from ..task_ids import path_segment
 
 CHECK_DEADLINE_S = 10.0  # a key check is a quick diagnosis, not a tool call with a 30 s budget

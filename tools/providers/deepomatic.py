@@ -16,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..results.task import Prediction, ProviderName, State, TaskResults, TaskView, is_terminal
+from ..results.provider_name import ProviderName
+from ..results.task import Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import CheckResult, PollCadence, ProviderClient, Text, as_text, first_text
+from .spec import ProviderSpec
 
 CONCISE_PREDICTIONS = 3
 HISTORY_NOTE = "Deepomatic keeps no task history; these are the task's own date_created and date_updated."
@@ -281,3 +283,15 @@ def _prediction(prediction: dict[str, Any], detailed: bool) -> Prediction:
             if all(isinstance(c, (int, float)) for c in corners):
                 box = [round(float(c), 4) for c in corners]  # type: ignore[arg-type]
     return Prediction(label=clean_upstream_text(label, limit=80), score=round(_score(prediction), 3), box=box)
+
+
+SPEC = ProviderSpec(
+    name="deepomatic",
+    label="Deepomatic",
+    client=DeepomaticClient,
+    env_prefix="DEEPOMATIC",
+    key_description="Deepomatic v0.7 API key",
+    # None published; 10/s, far below what the batch poller needs, far above one agent.
+    requests_per_minute=600,
+    default_url="https://api.deepomatic.com",
+)

@@ -14,9 +14,11 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..results.task import ProviderName, State, TaskView, is_terminal
+from ..results.provider_name import ProviderName
+from ..results.task import State, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import CheckResult, Object, PollCadence, ProviderClient, Text, as_text, first_text
+from .spec import ProviderSpec, Regions
 
 REGIONS = ("us", "eu", "ae")
 CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise answers
@@ -247,3 +249,19 @@ def normalize(task: MaxsightTask, *, detailed: bool) -> TaskView:
         updated_at=iso_time(task.updated_at),
         extra=extra or None,
     )
+
+
+SPEC = ProviderSpec(
+    name="maxsight",
+    label="Moody's Maxsight",
+    client=MaxsightClient,
+    env_prefix="MAXSIGHT",
+    key_description="Moody's Maxsight v5 API key",
+    requests_per_minute=120,  # none published
+    regions=Regions(
+        {region: f"https://api.{region}.maxsight.com" for region in REGIONS},
+        "us, eu or ae: https://api.{region}.maxsight.com",
+    ),
+    # No default host: a key sent to another region's host is refused like a wrong key.
+    unlocated="set MAXSIGHT_REGION (us, eu or ae) or MAXSIGHT_API_URL; a wrong region answers 401",
+)

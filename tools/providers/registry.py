@@ -1,22 +1,31 @@
-"""The registry that owns the provider clients: one pooled client per configured provider."""
+"""The provider registry: the one list of providers, and the pooled client per configured provider.
+
+`SPECS` has one entry per provider, in the canonical order; the names, client classes and environment
+variables below, the server's configuration, `tasklens doctor`, the sandbox wiring and the demo all
+derive from it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
 from ..errors import ProviderError
-from ..results.task import PROVIDERS, ProviderName
-from .ango.client import AngoClient
+from ..results.provider_name import ProviderName
+from .ango import SPEC as ANGO
 from .base import ProviderClient, ProviderSettings, Runtime
-from .deepomatic import DeepomaticClient
-from .maxsight import MaxsightClient
-from .sendai import SendaiClient
+from .deepomatic import SPEC as DEEPOMATIC
+from .maxsight import SPEC as MAXSIGHT
+from .sendai import SPEC as SENDAI
+from .spec import ProviderSpec
 
-CLIENT_CLASSES: dict[ProviderName, type[ProviderClient]] = {
-    "ango": AngoClient,
-    "deepomatic": DeepomaticClient,
-    "sendai": SendaiClient,
-    "maxsight": MaxsightClient,
+SPECS: tuple[ProviderSpec, ...] = (ANGO, DEEPOMATIC, SENDAI, MAXSIGHT)
+
+PROVIDERS: tuple[ProviderName, ...] = tuple(spec.name for spec in SPECS)
+SPECS_BY_NAME: dict[ProviderName, ProviderSpec] = {spec.name: spec for spec in SPECS}
+CLIENT_CLASSES: dict[ProviderName, type[ProviderClient]] = {spec.name: spec.client for spec in SPECS}
+# The providers' variables with their descriptions, provider by provider, for the server's table.
+PROVIDER_VARIABLES: dict[str, str] = {
+    variable: description for spec in SPECS for variable, description in spec.environment_variables().items()
 }
 
 
@@ -41,7 +50,7 @@ class ProviderRegistry:
         if client is not None:
             return client
         conf = self.settings.get(name)
-        reason = conf.missing if conf and conf.missing else f"set {name.upper()}_API_KEY"
+        reason = conf.missing if conf and conf.missing else f"set {SPECS_BY_NAME[name].key_variable}"
         raise ProviderError(
             name,
             "not_configured",
@@ -59,4 +68,15 @@ class ProviderRegistry:
             await client.aclose()
 
 
-__all__ = ["CLIENT_CLASSES", "ProviderClient", "ProviderRegistry", "ProviderSettings", "Runtime"]
+__all__ = [
+    "CLIENT_CLASSES",
+    "PROVIDERS",
+    "PROVIDER_VARIABLES",
+    "SPECS",
+    "SPECS_BY_NAME",
+    "ProviderClient",
+    "ProviderRegistry",
+    "ProviderSettings",
+    "ProviderSpec",
+    "Runtime",
+]

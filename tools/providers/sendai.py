@@ -15,9 +15,11 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
-from ..results.task import ExtractedField, ProviderName, State, TaskResults, TaskView, is_terminal
+from ..results.provider_name import ProviderName
+from ..results.task import ExtractedField, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time, parse_time
 from .base import CheckResult, Flag, Items, PollCadence, ProviderClient, Text, as_text, first_text
+from .spec import DefaultArgument, ProviderSpec
 
 PROBE_TASK_ID = "task_tasklens_probe"  # well-formed, never issued: the key check's target
 PROBE_TEAM_ID, PROBE_PROJECT_ID = "team_tasklens_probe", "proj_tasklens_probe"
@@ -322,3 +324,19 @@ def _results(task: SendaiTask, state: State, detailed: bool) -> TaskResults | No
             else None
         ),
     )
+
+
+SPEC = ProviderSpec(
+    name="sendai",
+    label="Send.ai",
+    client=SendaiClient,
+    env_prefix="SENDAI",
+    key_description="Send.ai API key (added to the project, task.read scope)",
+    requests_per_minute=120,  # team-level limits, numbers unpublished
+    default_url="https://api.send.ai",
+    defaults=(
+        DefaultArgument("team_id", "default Send.ai team id (tool arguments override)"),
+        DefaultArgument("project_id", "default Send.ai project id (tool arguments override)"),
+    ),
+    sandbox_defaults={"team_id": "team_123456", "project_id": "proj_123456"},  # the sandbox's seeded project
+)

@@ -15,7 +15,8 @@ from pydantic import Field
 
 from ..errors import ProviderError
 from .compact import Compact, published_as
-from .task import ProviderName, State, TaskView
+from .provider_name import ProviderName
+from .task import State, TaskView
 
 MAX_LIMIT = 100
 _CURSOR_PREFIX = "before:"

@@ -28,7 +28,8 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from .compact import Compact, compact_json, published_as
-from .task import ProviderName, State, is_terminal
+from .provider_name import ProviderName
+from .task import State, is_terminal
 
 MAX_SENTENCES = 10  # distinct details and error sentences in one result
 SENTENCE_STEPS = (MAX_SENTENCES, 4, 0)  # tried in turn until the result fits TOKEN_BUDGET

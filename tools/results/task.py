@@ -19,9 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from .compact import Compact, published_as
+from .provider_name import ProviderName
 
-ProviderName = Literal["ango", "deepomatic", "sendai", "maxsight"]
-PROVIDERS: tuple[ProviderName, ...] = ("ango", "deepomatic", "sendai", "maxsight")
 State = Literal["queued", "running", "waiting_on_human", "succeeded", "failed", "cancelled", "unknown"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 ResponseFormat = Literal["concise", "detailed"]

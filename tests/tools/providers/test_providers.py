@@ -16,8 +16,7 @@ from support.clocks import FakeTime
 from support.mcp_harness import AUTH_HEADERS, raw_task
 from tasklens.server.sandbox import CATALOG, SANDBOX_KEYS, Fault, ManualClock, Sandbox, serve_on_loopback
 from tasklens.tools.errors import ProviderError
-from tasklens.tools.providers import CLIENT_CLASSES, ProviderClient, ProviderSettings, Runtime
-from tasklens.tools.results.task import PROVIDERS
+from tasklens.tools.providers import CLIENT_CLASSES, PROVIDERS, SPECS_BY_NAME, ProviderClient, ProviderSettings, Runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +68,7 @@ def make_client(
         api_key=key or SANDBOX_KEYS[provider],
         base_url=sandbox.base_url(provider, origin=origin),
         requests_per_minute=100,
-        defaults={"team_id": "team_123456", "project_id": "proj_123456"} if provider == "sendai" else {},
+        defaults=SPECS_BY_NAME[provider].sandbox_defaults,  # type: ignore[index]
     )
     runtime = Runtime(clock=fake_time.clock, sleep=fake_time.sleep, retry=RetryPolicy(**retry))
     return CLIENT_CLASSES[provider](settings, runtime)  # type: ignore[index]

@@ -1,5 +1,5 @@
 """Ango Hub: tasks, their stage history, and project exports."""
 
-from .client import AngoClient
+from .client import SPEC, AngoClient
 
-__all__ = ["AngoClient"]
+__all__ = ["SPEC", "AngoClient"]

@@ -21,13 +21,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from ...errors import ProviderError, clean_upstream_text
 from ...http.policy import TOO_LARGE
 from ...results.history import TaskHistory, page_of
-from ...results.task import ProviderName, State, TaskResults, TaskView, is_terminal
+from ...results.provider_name import ProviderName
+from ...results.task import State, TaskResults, TaskView, is_terminal
 from ...timestamps import iso_time
 from ..base import CheckResult, Flag, Items, Number, Object, PollCadence, ProviderClient, Text, as_text, first_text
+from ..spec import ProviderSpec, Regions
 from .history import HistoryRecord, history_records, make_concise, timeline
 
 logger = logging.getLogger("tasklens.ango")
 
+HOSTS = {"eu": "https://imeritapi.ango.ai", "us": "https://us-api.ango.ai", "in": "https://in-api.ango.ai"}
 PROBE_TASK_ID = "0" * 24  # shaped like an Ango ObjectId, never issued: the key check's target
 PROJECT_TTL_S = 600.0
 EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open, with no status endpoint to poll
@@ -536,3 +539,21 @@ def _results(answer: dict[str, Any] | None, detailed: bool) -> TaskResults | Non
         counts={k: v for k, v in counts.items() if v},
         truncated=f"{left_out} smaller classes; response_format=detailed lists all" if left_out else None,
     )
+
+
+def api_root(url: str) -> str:
+    """The configured URL without the `/v2` that the REST docs' server URL includes: paths here carry it."""
+    return url[: -len("/v2")] if url.endswith("/v2") else url
+
+
+SPEC = ProviderSpec(
+    name="ango",
+    label="Ango Hub",
+    client=AngoClient,
+    env_prefix="ANGO",
+    key_description="Ango Hub API key (Hub → Account → API)",
+    requests_per_minute=100,  # documented Standard-plan limit
+    default_url=HOSTS["eu"],
+    regions=Regions(HOSTS, "eu, us or in: picks the documented Ango host"),
+    api_root=api_root,
+)
