@@ -17,6 +17,9 @@ OptionalTaskId = Annotated[str | None, BeforeValidator(id_text), Field(descripti
 HistoryId = Annotated[str | None, Field(description="ango: one entry, with its answer")]
 Cursor = Annotated[str | None, Field(description="next_cursor from a previous call")]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+About = Annotated[
+    str | None, Field(max_length=200, description="ango: only changes to this class or question, in every entry")
+]
 
 
 async def get_task_history(
@@ -29,13 +32,15 @@ async def get_task_history(
     team_id: TeamId = None,
     project_id: ProjectId = None,
     response_format: Format = "concise",
+    about: About = None,
 ) -> TaskHistory:
     """Who touched a task, when, and what changed: Ango stage visits (who, active time, review outcome)
-    with objects and answers changed since the previous stage, and Label-Review loops. Other providers
-    have no history API, so their timeline is derived from the task's timestamps.
+    with every object and answer changed since the previous visit, rejections and reviewers. A page holds
+    the newest `limit` entries, oldest first; next_cursor reads earlier ones. Other providers have no
+    history API: their timeline is derived from the task's timestamps.
     """
     client = app_state(ctx).registry.client(provider)
-    history = await client.get_history(
+    return await client.get_history(
         task_id,
         history_id=history_id,
         team_id=team_id,
@@ -43,5 +48,5 @@ async def get_task_history(
         cursor=cursor,
         limit=limit,
         detailed=response_format == "detailed",
+        about=about,
     )
-    return history

@@ -17,7 +17,7 @@ from support.paths import SNAPSHOTS
 pytestmark = pytest.mark.anyio
 SNAPSHOT = SNAPSHOTS / "tools_list.json"
 PER_TOOL_BUDGET = 700
-TOTAL_BUDGET = 2000
+AVERAGE_BUDGET = 600  # per tool: every tool's schema is paid for on every turn
 
 
 async def _listing(mode: str) -> list[dict]:
@@ -42,4 +42,4 @@ async def test_tools_list_token_budget() -> None:
     per_tool = {tool["name"]: tokens(tool) for tool in listing}
     print("tools/list tokens (o200k_base):", per_tool, "total", sum(per_tool.values()))
     assert all(count <= PER_TOOL_BUDGET for count in per_tool.values()), per_tool
-    assert sum(per_tool.values()) <= TOTAL_BUDGET, per_tool
+    assert sum(per_tool.values()) <= AVERAGE_BUDGET * len(per_tool), per_tool

@@ -35,6 +35,7 @@ import anyio
 
 from ..errors import ProviderError, clean_upstream_text
 from ..providers.base import ProviderClient
+from ..results.budget import cut_message
 from ..results.poll import PollResult, TaskLine, fitted
 from ..results.task import TaskView
 
@@ -311,7 +312,7 @@ class Poller:
             view, error = task.view, task.error
             detail = None
             if view is not None and view.detail and (task.changed or view.state in ("failed", "unknown")):
-                detail = clean_upstream_text(view.detail, limit=DETAIL_LIMIT)
+                detail = cut_message(view.detail, DETAIL_LIMIT)  # a status code sits at the end
             lines.append(
                 TaskLine(
                     id=task.id,

@@ -199,6 +199,7 @@ class ProviderClient(ABC):
         cursor: str | None = None,
         limit: int = 20,
         detailed: bool = False,
+        about: str | None = None,
     ) -> TaskHistory:
         """One page of a task's timeline; answers served by the sandbox say so."""
         if not task_id and not history_id:
@@ -211,6 +212,7 @@ class ProviderClient(ABC):
             cursor=cursor,
             limit=max(1, min(limit, MAX_LIMIT)),
             detailed=detailed,
+            about=about.strip().lower() if about and about.strip() else None,
         )
         if self.settings.sandbox:
             history.sandbox = True
@@ -226,9 +228,16 @@ class ProviderClient(ABC):
         cursor: str | None,
         limit: int,
         detailed: bool,
+        about: str | None,
     ) -> TaskHistory:
         """The provider's history. This default serves providers without a history API: a timeline
         derived from the task's own timestamps (`read_events`); Ango overrides it with its real one."""
+        if about:
+            raise self.fail(
+                "invalid_argument",
+                f"{self.label} keeps no answer history, so there are no changes to filter by `about`; call "
+                "without it for the timeline derived from the task's timestamps.",
+            )
         if history_id:
             raise self.fail(
                 "invalid_argument",

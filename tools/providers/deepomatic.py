@@ -16,12 +16,14 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
+from ..results.budget import cut_message
 from ..results.provider_name import ProviderName
 from ..results.task import Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
 from .base import CheckResult, PollCadence, ProviderClient, Text, as_text, first_text
 from .spec import ProviderSpec
 
+ERROR_TEXT = 400  # characters of a failed task's error message
 CONCISE_PREDICTIONS = 3
 HISTORY_NOTE = "Deepomatic keeps no task history; these are the task's own date_created and date_updated."
 DETAILED_PREDICTIONS = 10
@@ -222,7 +224,12 @@ def normalize(task: DeepomaticTask, *, detailed: bool) -> TaskView:
             f"Deepomatic status '{clean_upstream_text(task.status, limit=40)}' is not one of pending, success, error."
         )
     if task.status == "error":
-        detail = clean_upstream_text(task.error or "Deepomatic reported an error without a message.")
+        # A machine message: where it must be cut, its middle goes (often a long URL), never its
+        # end, which carries the status code.
+        detail = cut_message(
+            clean_upstream_text(task.error or "Deepomatic reported an error without a message.", limit=ERROR_TEXT * 8),
+            ERROR_TEXT,
+        )
     return TaskView(
         provider="deepomatic",
         id=task.id,

@@ -14,14 +14,15 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
+from ..results.budget import cut_note
 from ..results.provider_name import ProviderName
-from ..results.task import State, TaskView, is_terminal
+from ..results.task import State, TaskView, is_terminal, user_metadata
 from ..timestamps import iso_time
 from .base import CheckResult, Object, PollCadence, ProviderClient, Text, as_text, first_text
 from .spec import ProviderSpec, Regions
 
 REGIONS = ("us", "eu", "ae")
-CONCISE_NOTE = 80  # characters of a reviewer's assignment comment in concise answers
+NOTE_LIMIT = 600  # characters of a person's assignment comment; a longer one is cut at a clause boundary
 HISTORY_NOTE = "Maxsight v5 keeps no task history; these are the task's own created_at, locked_at and updated_at."
 
 
@@ -209,15 +210,12 @@ def normalize(task: MaxsightTask, *, detailed: bool) -> TaskView:
     state, detail = _state(task.status)
     assignment = task.assignment or Assignment()
     if state == "waiting_on_human":
-        # state and stage already say "a person must act at step X"; detail adds who and their note.
-        detail = (
-            f"Assigned to a {(assignment.assigned_to_type or 'user').lower()}."
-            if assignment.assigned_to_id
-            else "Unassigned."
-        )
+        # state, stage and assignee already say "this person must act at step X"; detail adds their note,
+        # or that nobody is assigned yet.
+        detail = None if assignment.assigned_to_id else "Unassigned."
         if assignment.assignment_comment:
-            limit = 300 if detailed else CONCISE_NOTE
-            detail += f' Note: "{clean_upstream_text(assignment.assignment_comment, limit=limit)}"'
+            note = cut_note(clean_upstream_text(assignment.assignment_comment, limit=4 * NOTE_LIMIT), NOTE_LIMIT)
+            detail = " ".join(filter(None, [detail, f'Note: "{note}"']))
     extra: dict[str, Any] = {}
     if detailed:
         for key in ("entity_id", "assessment_id", "workflow_instance_id"):
@@ -225,14 +223,9 @@ def normalize(task: MaxsightTask, *, detailed: bool) -> TaskView:
                 extra[key] = getattr(task, key)
         if assignment.assigned_by_id:
             extra["assigned_by_id"] = assignment.assigned_by_id
-        locked = iso_time(task.locked_at)
-        if locked:
-            extra["locked_at"] = locked
-        for key, value in list((task.custom_metadata or {}).items())[:10]:
-            if isinstance(value, (str, int, float, bool)):
-                extra[f"custom.{key}"[:60]] = clean_upstream_text(value, limit=80) if isinstance(value, str) else value
+    metadata, metadata_note = user_metadata((task.custom_metadata or {}).items(), detailed=detailed)
     assignee = None
-    if detailed and assignment.assigned_to_id:
+    if assignment.assigned_to_id:
         assignee = f"{(assignment.assigned_to_type or 'USER').lower()}:{assignment.assigned_to_id}"
     title = task.c_name or task.name
     return TaskView(
@@ -244,7 +237,10 @@ def normalize(task: MaxsightTask, *, detailed: bool) -> TaskView:
         name=clean_upstream_text(title, limit=120) if title else None,
         stage=task.step_name,
         assignee=assignee,
+        locked_at=iso_time(task.locked_at),
         detail=detail,
+        metadata=metadata or None,
+        metadata_truncated=metadata_note,
         created_at=iso_time(task.created_at) if detailed else None,
         updated_at=iso_time(task.updated_at),
         extra=extra or None,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
 from ..results.provider_name import ProviderName
-from ..results.task import ExtractedField, State, TaskResults, TaskView, is_terminal
+from ..results.task import ExtractedField, State, TaskResults, TaskView, is_terminal, user_metadata
 from ..timestamps import iso_time, parse_time
 from .base import CheckResult, Flag, Items, PollCadence, ProviderClient, Text, as_text, first_text
 from .spec import DefaultArgument, ProviderSpec
@@ -244,6 +244,10 @@ def normalize(task: SendaiTask, *, detailed: bool) -> TaskView:
         when = iso_time(task.export_failed_at)
         failed = f"Export to the downstream system failed{f' at {when}' if when else ''}."
         detail = f"{detail} {failed}" if detail else failed
+    metadata, metadata_note = user_metadata(
+        ((item["name"], item.get("value")) for item in task.meta if isinstance(item, dict) and "name" in item),
+        detailed=detailed,
+    )
     extra: dict[str, Any] = {}
     if detailed:
         for key in ("upload_id", "project_id", "approved"):
@@ -254,16 +258,6 @@ def normalize(task: SendaiTask, *, detailed: bool) -> TaskView:
             stamp = iso_time(getattr(task, key))
             if stamp:
                 extra[key] = stamp
-        for item in task.meta[:10]:
-            if (
-                isinstance(item, dict)
-                and isinstance(item.get("name"), str)
-                and isinstance(item.get("value"), (str, int, float, bool))
-            ):
-                value = item["value"]
-                extra[f"meta.{item['name']}"[:60]] = (
-                    clean_upstream_text(value, limit=VALUE_LIMIT) if isinstance(value, str) else value
-                )
     return TaskView(
         provider="sendai",
         id=task.id,
@@ -273,6 +267,8 @@ def normalize(task: SendaiTask, *, detailed: bool) -> TaskView:
         name=clean_upstream_text(task.name, limit=120) if task.name else None,
         stage=task.step_type,
         detail=detail,
+        metadata=metadata or None,
+        metadata_truncated=metadata_note,
         created_at=iso_time(task.created_at),
         results=_results(task, state, detailed),
         extra=extra or None,
@@ -296,19 +292,22 @@ def _results(task: SendaiTask, state: State, detailed: bool) -> TaskResults | No
                     if content is not None
                     else None,
                     confidence=round(float(confidence), 3) if isinstance(confidence, (int, float)) else None,
-                    low=True if isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE else None,
+                    # Concise lists fields lowest first and states the threshold once, which says the same.
+                    low=True
+                    if detailed and isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE
+                    else None,
                     page=number if detailed and len(task.pages) > 1 else None,
                 )
             )
     limit = DETAILED_FIELDS if detailed else CONCISE_FIELDS.get(state, 0)
-    # Low-confidence fields are the ones a reviewer must look at: show them first.
-    ordered = sorted(fields, key=lambda f: not f.low)
+    # The least confident fields are the ones a reviewer must look at: lowest first, unknown last.
+    ordered = sorted(fields, key=lambda f: (f.confidence is None, f.confidence or 0.0))
     shown = ordered[:limit]
     checkboxes = [c for page in task.pages for c in page.checkboxes if isinstance(c, dict)]
     counts = {
         "pages": len(task.pages),
         "fields": len(fields),
-        "low_confidence": sum(1 for f in fields if f.low),
+        "low_confidence": sum(1 for f in fields if f.confidence is not None and f.confidence < LOW_CONFIDENCE),
         "checkboxes": len(checkboxes) if detailed else 0,
         "checked": sum(1 for c in checkboxes if c.get("checked") is True) if detailed else 0,
         "segments": sum(len(page.segments) for page in task.pages) if detailed else 0,
@@ -317,6 +316,7 @@ def _results(task: SendaiTask, state: State, detailed: bool) -> TaskResults | No
     left_out = len(fields) - len(shown)
     return TaskResults(
         fields=shown,
+        low_below=LOW_CONFIDENCE if fields else None,
         counts={key: value for key, value in counts.items() if value},
         truncated=(
             f"{left_out} more fields" + ("" if detailed else "; response_format=detailed lists them")

@@ -2,8 +2,9 @@
 
 Ango keeps a real stage history (one entry per stage visit, each with a full copy of the answer);
 the other providers keep only a few timestamps on the task, so their timeline is *derived* and says
-so. Both are paged the same way here: entries oldest first, the newest page first, and a cursor that
-walks back in time, because "where is it now and how did it get there" is the first question.
+so. Both are paged the same way here: a page holds the newest `limit` entries, oldest first within
+the page, and `next_cursor` walks back to earlier ones, because "where is it now and how did it get
+there" is the first question. Every page says which entries of how many it holds.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _CURSOR_PREFIX = "before:"
 class ObjectChange(Compact):
     # One annotation object that differs from the previous entry.
     change: str = Field(description="added, removed, or what changed: moved, class, answers")
-    object_id: str
+    object_id: str | None = None  # detailed only: concise rows name the class, which is what a reader asks about
     label: str
     detail: str | None = None
 
@@ -41,10 +42,13 @@ class AnswerChange(Compact):
 
 
 class EntryChanges(Compact):
-    # What this entry's answer changed, compared with the previous entry's.
+    # What this entry's answer changed, compared with the previous entry's: counts of objects added,
+    # removed and modified, of scene answers changed, and the listed changes (all of them while the
+    # page fits its budget; `truncated` says how many are left out of this entry and how to list them).
     added: int | None = None
     removed: int | None = None
     modified: int | None = None
+    answers_changed: int | None = None
     relations: str | None = None
     objects: list[ObjectChange] | None = None
     answers: list[AnswerChange] | None = None
@@ -75,15 +79,20 @@ class HistorySummary(Compact):
     active_s_by_stage: dict[str, int | float] | None = None
     wall_s_by_stage: dict[str, int | float] | None = None
     loops: int | None = None
+    rejections: int | None = None
+    reviews: dict[str, dict[str, int]] | None = None
     outcome: str | None = None
     state: State | None = None
     current_stage: str | None = None
 
 
-_SUMMARY = "totals over all entries: active time and wall time by stage, loops, outcome, state"
+_SUMMARY = (
+    "totals over all entries, not only this page: active and wall seconds by stage; loops = times the task "
+    "went back to labeling (rework); rejections; reviews = reviewer -> outcome counts; last outcome; state now"
+)
 _ENTRIES = (
     "oldest first; each: history_id, at, stage or event, by, active_s, wall_s, outcome, "
-    "changes since the previous entry"
+    "changes since the previous entry (counts, objects, answers old->new)"
 )
 
 
@@ -96,6 +105,7 @@ class TaskHistory(Compact):
     derived: bool | None = None
     note: str | None = None
     summary: Annotated[HistorySummary | None, published_as("object", _SUMMARY)] = None
+    page: str | None = Field(default=None, description="which entries of how many this page holds")
     entries: Annotated[list[HistoryEntry], published_as("array", _ENTRIES)] = []
     truncated: bool | None = None
     next_cursor: str | None = None
@@ -103,19 +113,21 @@ class TaskHistory(Compact):
 
 def page_of(
     provider: ProviderName, entries: Sequence[HistoryEntry], cursor: str | None, limit: int
-) -> tuple[list[HistoryEntry], str | None, str | None]:
-    """(entries shown, next cursor, note) for one page: the newest `limit` entries before `cursor`.
+) -> tuple[list[HistoryEntry], str | None, str]:
+    """(entries shown, next cursor, what the page holds) for one page: the newest `limit` entries
+    before `cursor`, oldest first.
 
     Entries only ever get appended, so a cursor (an index into the oldest-first list) stays valid
     while a task moves on."""
     total = len(entries)
     end = total if cursor is None else _cursor_end(provider, cursor, total)
     start = max(0, end - limit)
-    if start == 0 and end == total:
-        return list(entries), None, None
     next_cursor = f"{_CURSOR_PREFIX}{start}" if start > 0 else None
-    more = "; pass next_cursor for earlier ones" if next_cursor else ""
-    return list(entries[start:end]), next_cursor, f"Showing entries {start + 1}-{end} of {total}{more}."
+    if total == 0:
+        return [], None, "no entries"
+    held = f"entries {start + 1}-{end} of {total}, oldest first" if end > start else f"none of {total} entries"
+    more = f"; next_cursor lists entries 1-{start}" if next_cursor else ""
+    return list(entries[start:end]), next_cursor, held + more
 
 
 def _cursor_end(provider: ProviderName, cursor: str, total: int) -> int:
@@ -136,14 +148,15 @@ def derived_history(
     carries (never invented ones), marked `derived`, with the task's current state as the summary."""
     dated = sorted((at, text) for at, text in events if at)
     entries = [HistoryEntry(at=at, event=text) for at, text in dated]
-    page, next_cursor, page_note = page_of(view.provider, entries, cursor, limit)
+    page, next_cursor, held = page_of(view.provider, entries, cursor, limit)
     return TaskHistory(
         provider=view.provider,
         task_id=view.id,
         derived=True,
-        note=" ".join(filter(None, [note, page_note])),
+        note=note,
         summary=HistorySummary(entries=len(entries), state=view.state, current_stage=view.stage),
+        page=held,
         entries=page,
-        truncated=True if next_cursor or page_note else None,
+        truncated=True if next_cursor or len(page) < len(entries) else None,
         next_cursor=next_cursor,
     )

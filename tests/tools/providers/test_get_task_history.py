@@ -183,7 +183,7 @@ async def test_docs_sample_history_single_object(env) -> None:
     assert entry["history_id"] == DOC_ENTRY
     assert (entry["stage"], entry["by"], entry["active_s"]) == ("Amount extraction", "lorenzo@ango.ai", 1.7)
     assert entry["counts"] == {"tools": 1}
-    assert entry["changes"]["added"] == 1
+    assert [row["change"] for row in entry["changes"]["objects"]] == ["added"]
 
 
 async def test_one_entry_by_history_id_shows_its_answer(env) -> None:
@@ -249,6 +249,134 @@ async def test_derived_providers_refuse_a_history_id(env) -> None:
         "get_task_history", {"provider": "deepomatic", "task_id": "269999729", "history_id": "1"}
     )
     assert result.is_error and "no history_id to read" in text_of(result)
+
+
+# ---- every change, within the budget ----------------------------------------------------------------
+
+
+def expected_kinds(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """How many object rows of each kind, and answer rows, the raw difference makes."""
+    found = expected_changes(before, after)
+    changed = found["moved"] | found["answered"]
+    kinds = {"added": len(found["added"]), "removed": len(found["removed"]), "answer": len(found["answers"])}
+    for oid in changed:
+        kind = "moved" if oid in found["moved"] and oid not in found["answered"] else "answers"
+        if oid in found["moved"] and oid in found["answered"]:
+            kind = "modified"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {k: v for k, v in kinds.items() if v}
+
+
+def reported_kinds(entry: dict[str, Any]) -> dict[str, int]:
+    """Listed rows plus what the entry's `truncated` says it does not list."""
+    changes = entry.get("changes", {})
+    kinds: dict[str, int] = {}
+    for row in changes.get("objects", []):
+        parts = row["change"].split(",")
+        kind = parts[0] if len(parts) == 1 else "modified"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    kinds["answer"] = kinds.get("answer", 0) + len(changes.get("answers", []))
+    if "truncated" in changes:
+        for part in changes["truncated"].removeprefix("not listed: ").split(", "):
+            count, kind = part.split(" ")
+            kinds[kind] = kinds.get(kind, 0) + int(count)
+    return {k: v for k, v in kinds.items() if v}
+
+
+async def test_concise_lists_every_change_of_a_page_that_fits(env) -> None:
+    client, http = env
+    raw = await raw_history(http, REWORKED)
+    result = await history(client, provider="ango", task_id=REWORKED)
+    assert "note" not in result and result["page"] == "entries 1-6 of 6, oldest first"
+    previous: dict[str, Any] = {"tools": [], "classifications": [], "relations": []}
+    for entry, record in zip(result["entries"], raw, strict=True):
+        assert "truncated" not in entry.get("changes", {})
+        assert reported_kinds(entry) == expected_kinds(previous, record["answer"])
+        previous = record["answer"]
+    # The rework visit's three added objects are all listed, by class.
+    added = [row for row in result["entries"][3]["changes"]["objects"] if row["change"] == "added"]
+    assert len(added) == 3 and all(row["label"] for row in added)
+
+
+async def test_a_cut_page_lists_every_answer_and_counts_every_object_where_it_is_left_out(env) -> None:
+    client, http = env
+    raw = await raw_history(http, PING_PONG)
+    result = await history(client, provider="ango", task_id=PING_PONG)
+    assert result["page"] == "entries 5-24 of 24, oldest first; next_cursor lists entries 1-4"
+    previous = raw[3]["answer"]
+    for entry, record in zip(result["entries"], raw[4:], strict=True):
+        assert reported_kinds(entry) == expected_kinds(previous, record["answer"]), entry
+        previous = record["answer"]
+    answers = [
+        (a["question"], a["old"], a["new"]) for e in result["entries"] for a in e.get("changes", {}).get("answers", [])
+    ]
+    assert ("Weather", "Fog", "Snow") in answers and ("Weather", "Snow", "Rain") in answers
+    assert "history_id lists all of them" in result["note"]
+
+
+async def test_detailed_lists_every_change_with_old_and_new_without_snapshots(env) -> None:
+    client, http = env
+    raw = await raw_history(http, PING_PONG)
+    result = await client.call_tool(
+        "get_task_history", {"provider": "ango", "task_id": PING_PONG, "limit": 24, "response_format": "detailed"}
+    )
+    data = result.structured_content
+    count = tokens(text_of(result))
+    print(f"detailed 24-entry page: {count} tokens")
+    assert count <= 8000 and len(data["entries"]) == 24
+    assert all("answer" not in entry for entry in data["entries"])
+    previous: dict[str, Any] = {"tools": [], "classifications": [], "relations": []}
+    for entry, record in zip(data["entries"], raw, strict=True):
+        assert reported_changes(entry) == expected_changes(previous, record["answer"]), entry["history_id"]
+        assert "truncated" not in entry.get("changes", {})
+        previous = record["answer"]
+
+
+async def test_about_lists_one_questions_changes_across_every_entry(env) -> None:
+    client, http = env
+    raw = await raw_history(http, PING_PONG)
+    expected = []
+    previous: dict[str, Any] = {"classifications": []}
+    for record in raw:
+        old, new = (
+            flatten(previous["classifications"]).get("Weather"),
+            flatten(record["answer"]["classifications"]).get("Weather"),
+        )
+        if old != new:
+            expected.append((record["_id"], old, new))
+        previous = record["answer"]
+    assert len(expected) >= 2
+    result = await history(client, provider="ango", task_id=PING_PONG, about="WEATHER")
+    shown = [
+        (e["history_id"], a["old"] if "old" in a else None, a["new"])
+        for e in result["entries"]
+        for a in e["changes"]["answers"]
+    ]
+    assert shown == expected
+    assert all("objects" not in e["changes"] for e in result["entries"])
+    assert f"Only the {len(expected)} of 24 entries that changed 'weather' are listed." in result["note"]
+
+
+async def test_summary_counts_rejections_and_each_reviewers_outcomes(env) -> None:
+    client, http = env
+    raw = await raw_history(http, PING_PONG)
+    result = await history(client, provider="ango", task_id=PING_PONG, limit=3)
+    reviews: dict[str, dict[str, int]] = {}
+    for record in raw:
+        if record.get("reviewStatus"):
+            who = reviews.setdefault(record["assignee"], {})
+            who[record["reviewStatus"]] = who.get(record["reviewStatus"], 0) + 1
+    summary = result["summary"]
+    assert summary["reviews"] == reviews
+    assert summary["rejections"] == sum(1 for r in raw if r.get("reviewStatus") == "Rejected") == 10
+
+
+async def test_derived_providers_refuse_about(env) -> None:
+    client, _ = env
+    result = await client.call_tool(
+        "get_task_history", {"provider": "deepomatic", "task_id": "269999729", "about": "Weather"}
+    )
+    assert result.is_error and "no changes to filter" in text_of(result)
 
 
 # ---- token bars -----------------------------------------------------------------------------------

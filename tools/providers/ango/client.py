@@ -20,13 +20,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ...errors import ProviderError, clean_upstream_text
 from ...http.policy import TOO_LARGE
+from ...results.budget import token_estimate
+from ...results.compact import compact_json
 from ...results.history import TaskHistory, page_of
 from ...results.provider_name import ProviderName
 from ...results.task import State, TaskResults, TaskView, is_terminal
 from ...timestamps import iso_time
 from ..base import CheckResult, Flag, Items, Number, Object, PollCadence, ProviderClient, Text, as_text, first_text
 from ..spec import ProviderSpec, Regions
-from .history import HistoryRecord, history_records, make_concise, timeline
+from .history import NOTE_TOKENS, HistoryRecord, fit_page, history_records, make_concise, page_budget, timeline
 
 logger = logging.getLogger("tasklens.ango")
 
@@ -241,6 +243,7 @@ class AngoClient(ProviderClient):
         cursor: str | None,
         limit: int,
         detailed: bool,
+        about: str | None,
     ) -> TaskHistory:
         deadline = self.http.deadline()
         if task_id:
@@ -270,8 +273,8 @@ class AngoClient(ProviderClient):
         project_unreadable = any(stage_type is None for _, stage_type in stages.values())
         if project_unreadable:
             gaps.append("Some stage names could not be resolved (project definition unreadable); they show as ids.")
-        shown = [r.id for r in ([focus] if focus else records if detailed else []) if r.id]
-        entries, summary = timeline(records, stages, detailed=detailed, with_answer=shown)
+        shown = [focus.id] if focus and focus.id else []
+        entries, summary = timeline(records, stages, detailed=detailed, with_answer=shown, about=about)
         if task_id:
             try:
                 view = await self._read_view(
@@ -282,20 +285,37 @@ class AngoClient(ProviderClient):
                 logger.info("ango history of %s: the task itself could not be read (%s)", task_id, error.kind)
                 gaps.append(f"The task itself could not be read ({error.kind}), so its current state is missing.")
         if focus:
-            page, next_cursor, note = [e for e in entries if e.history_id == focus.id], None, None
+            page, next_cursor, held = [e for e in entries if e.history_id == focus.id], None, "one entry, by history_id"
         else:
-            page, next_cursor, note = page_of("ango", entries, cursor, limit)
+            if about:
+                changed = [e for e in entries if e.changes is not None]
+                gaps.append(f"Only the {len(changed)} of {len(entries)} entries that changed {about!r} are listed.")
+                entries = changed
+            page, next_cursor, held = page_of("ango", entries, cursor, limit)
             if not detailed:
-                note = " ".join(filter(None, [note, make_concise(page)])) or None
-        return TaskHistory(
+                make_concise(page)
+        result = TaskHistory(
             provider="ango",
             task_id=task_id or "?",
             summary=summary,
+            page=held,
             entries=page,
-            note=" ".join(filter(None, [*gaps, note])) or None,
+            note=" ".join(gaps) or None,
             truncated=True if next_cursor else None,
             next_cursor=next_cursor,
         )
+        if focus:
+            return result
+        around = token_estimate(compact_json(result.model_copy(update={"entries": []}))) + NOTE_TOKENS
+        left_out = fit_page(page, page_budget(len(page), detailed=detailed) - around)
+        if left_out:
+            gaps.append(
+                f"{left_out} changes did not fit this page; an entry's `truncated` says what it does not list, "
+                "get_task_history with that entry's history_id lists all of them, and `about` lists one class's or "
+                "question's changes in every entry."
+            )
+            result.note = " ".join(gaps)
+        return result
 
     async def _history_entry(self, history_id: str, deadline: float) -> HistoryRecord:
         try:

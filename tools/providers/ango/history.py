@@ -15,21 +15,25 @@ from `reviewStatus` when present and otherwise inferred only from a following re
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ...errors import clean_upstream_text
+from ...results.budget import cut_note, token_estimate
+from ...results.compact import compact_json
 from ...results.history import AnswerChange, EntryChanges, HistoryEntry, HistorySummary, ObjectChange
 from ...timestamps import iso_time, parse_time
 from ..base import Flag, Number, Object, Text, as_text
 
-DETAILED_CHANGES = 50  # object / answer changes listed per entry before the rest are counted
-CONCISE_CHANGES = 3  # changes listed per entry in concise pages…
-CONCISE_PAGE_CHANGES = 6  # …and on a whole page, newest entries first
+CONCISE_TOKENS_PER_20 = 1_500  # estimated tokens of a concise result (the estimate errs high), per 20 entries
+DETAILED_TOKENS_PER_24 = 8_000  # estimated tokens of a detailed result, per 24 entries
+NOTE_TOKENS = 60  # room kept for the page-level note that says what did not fit
+TRUNCATED_TOKENS = 12  # an entry's `truncated` field
 ANSWER_OBJECTS = 100  # objects listed in one entry's answer view
-VALUE_LIMIT = 60
+VALUE_LIMIT = 120  # characters of one answer's text; a longer one is cut at a clause or word boundary
 
 _GEOMETRY_KEYS = (
     "bounding-box",
@@ -107,7 +111,7 @@ def _text(value: Any) -> str:
         text = ""
     else:
         text = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return clean_upstream_text(text, limit=VALUE_LIMIT)
+    return cut_note(clean_upstream_text(text, limit=4 * VALUE_LIMIT), VALUE_LIMIT)
 
 
 def flat_answers(classifications: Any, prefix: str = "") -> dict[str, str]:
@@ -163,16 +167,19 @@ def _relation_ids(answer: Mapping[str, Any] | None) -> set[str]:
 
 
 def diff_answers(
-    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *, cap: int = DETAILED_CHANGES
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *, about: str | None = None
 ) -> EntryChanges | None:
-    """What `after` changed relative to `before`; None when nothing did."""
+    """Every change `after` makes relative to `before`; None when nothing did.
+
+    `about` (lower case) keeps only the changes to one class or question: objects of that class, and
+    answers whose question path or one of its parts is `about`."""
     old, new = objects_of(before), objects_of(after)
     changes: list[ObjectChange] = []
     for object_id, obj in new.items():
-        if object_id not in old:
+        if object_id not in old and _is_about(about, obj.label):
             changes.append(ObjectChange(change="added", object_id=object_id, label=obj.label))
     for object_id, obj in old.items():
-        if object_id not in new:
+        if object_id not in new and _is_about(about, obj.label):
             changes.append(ObjectChange(change="removed", object_id=object_id, label=obj.label))
     modified = 0
     for object_id, obj in new.items():
@@ -187,6 +194,9 @@ def diff_answers(
         answer_diffs = _answer_changes(prior.answers, obj.answers)
         if answer_diffs:
             what.append("answers")
+        if about is not None and not (_is_about(about, prior.label) or _is_about(about, obj.label)):
+            answer_diffs = [c for c in answer_diffs if _is_about_question(about, c.question)]
+            what = ["answers"] if answer_diffs else []
         if what:
             modified += 1
             detail = "; ".join(
@@ -199,24 +209,36 @@ def diff_answers(
     answers = _answer_changes(
         flat_answers((before or {}).get("classifications")), flat_answers((after or {}).get("classifications"))
     )
+    if about is not None:
+        answers = [c for c in answers if _is_about_question(about, c.question)]
     old_relations, new_relations = _relation_ids(before), _relation_ids(after)
     relations_added, relations_removed = len(new_relations - old_relations), len(old_relations - new_relations)
+    if about is not None:
+        relations_added = relations_removed = 0
     if not changes and not answers and not relations_added and not relations_removed:
         return None
     order = {"removed": 1, "added": 2}  # modifications first: they are what a review asks about
     changes.sort(key=lambda c: order.get(c.change, 0))
     added = sum(c.change == "added" for c in changes)
     removed = sum(c.change == "removed" for c in changes)
-    left_out = max(0, len(changes) - cap) + max(0, len(answers) - cap)
     return EntryChanges(
         added=added or None,
         removed=removed or None,
         modified=modified or None,
+        answers_changed=len(answers) or None,
         relations=f"+{relations_added} -{relations_removed}" if relations_added or relations_removed else None,
-        objects=changes[:cap],
-        answers=answers[:cap],
-        truncated=f"{left_out} more changes not listed" if left_out else None,
+        objects=changes,
+        answers=answers,
     )
+
+
+def _is_about(about: str | None, label: str) -> bool:
+    return about is None or label.strip().lower() == about
+
+
+def _is_about_question(about: str, path: str) -> bool:
+    lowered = path.lower()
+    return lowered == about or about in (part.strip().rstrip("'") for part in lowered.split(" / "))
 
 
 def _answer_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[AnswerChange]:
@@ -298,10 +320,12 @@ def timeline(
     *,
     detailed: bool,
     with_answer: Iterable[str] = (),
+    about: str | None = None,
 ) -> tuple[list[HistoryEntry], HistorySummary]:
-    """Entries (oldest first) with their change from the previous entry, and the summary over all.
+    """Entries (oldest first) with every change from the previous entry, and the summary over all.
 
-    `stages` maps a stage id to (name, type); `with_answer` names the entries whose answer is shown."""
+    `stages` maps a stage id to (name, type); `with_answer` names the entries whose answer is shown;
+    `about` (lower case) keeps only the changes to one class or question."""
     show_answer = set(with_answer)
     entries: list[HistoryEntry] = []
     active_by_stage: dict[str, float] = {}
@@ -311,6 +335,7 @@ def timeline(
     previous_counts: dict[str, int] = {}
     loops = 0
     outcomes: list[str | None] = []
+    reviews: dict[str, dict[str, int]] = {}
     for index, record in enumerate(records):
         name, stage_type = stages.get(record.stage or "", (record.stage or "?", None))
         following = records[index + 1] if index + 1 < len(records) else None
@@ -318,6 +343,9 @@ def timeline(
         if outcome is None and stage_type in _REVIEW_TYPES and following is not None and following.rework:
             outcome = "Rejected"  # inferred: the next visit is a rework
         outcomes.append(outcome)
+        if outcome is not None:
+            reviewer = reviews.setdefault(record.assignee or record.updatedBy or "?", {})
+            reviewer[outcome] = reviewer.get(outcome, 0) + 1
         if record.rework or (stage_type in _LABEL_TYPES and previous_type in _REVIEW_TYPES):
             loops += 1
         active = record.duration / 1000 if record.duration is not None and record.duration > 0 else None
@@ -341,7 +369,9 @@ def timeline(
                 rework=True if record.rework else None,
                 skipped=True if record.isSkipped else None,
                 counts=counts if show_counts else None,
-                changes=diff_answers(previous_answer, record.answer) if record.answer is not None else None,
+                changes=diff_answers(previous_answer, record.answer, about=about)
+                if record.answer is not None
+                else None,
                 answer=answer_view(record.answer, coordinates=detailed) if record.id in show_answer else None,
             )
         )
@@ -355,41 +385,65 @@ def timeline(
         active_s_by_stage={k: _rounded(v) for k, v in active_by_stage.items()},
         wall_s_by_stage={k: _rounded(v) for k, v in wall_by_stage.items()},
         loops=loops or None,
+        rejections=sum(1 for o in outcomes if o and o.lower() == "rejected") or None,
+        reviews=reviews or None,
         outcome=next((o for o in reversed(outcomes) if o), None),
     )
     return entries, summary
 
 
-def make_concise(page: list[HistoryEntry]) -> str | None:
-    """Shrink a page for concise mode so 20 entries stay within ~1,500 tokens however busy the task was.
+def page_budget(entries: int, *, detailed: bool) -> float:
+    """The estimated tokens a result with `entries` entries on its page may spend in all."""
+    if detailed:
+        return DETAILED_TOKENS_PER_24 * max(1.0, entries / 24)
+    return CONCISE_TOKENS_PER_20 * max(1.0, entries / 20)
 
-    Kept on every entry: when, stage, who, active time, outcome and flags, and the change counts.
-    Listed changes are capped per entry and per page (newest entries first); counts of tools etc.
-    appear on the newest entry only; wall time per visit is left to the summary; an entry keeps its
-    history_id when it has changes or is the newest, since that is the id worth drilling into.
-    Returns the note that says what was left out, or None."""
-    budget = CONCISE_PAGE_CHANGES
-    left_out = 0
+
+def make_concise(page: list[HistoryEntry]) -> None:
+    """What concise mode leaves out by definition: wall time per visit (the summary has it by stage),
+    counts of tools etc. except on the newest entry, object ids in change rows (the class and what
+    changed are what a reader asks about; detailed has the ids), change counts that the listed changes
+    already show (an entry whose list `fit_page` cuts says what it left out), and the history_id of
+    entries that changed nothing (the id is worth keeping where there is something to drill into)."""
     for position, entry in enumerate(reversed(page)):
         entry.wall_s = None
+        if entry.changes is not None:
+            entry.changes.added = entry.changes.removed = entry.changes.modified = None
+            entry.changes.answers_changed = None
+            for change in entry.changes.objects or []:
+                change.object_id = None
         if position:
             entry.counts = None
-        changes = entry.changes
-        if changes is None:
-            if position:
+            if entry.changes is None:
                 entry.history_id = None
-            continue
-        objects, answers = changes.objects or [], changes.answers or []
-        room = min(CONCISE_CHANGES, budget)
-        keep_answers = answers[: min(1, room)]  # one answer change first: often what the review was about
-        keep_objects = objects[: room - len(keep_answers)]
-        keep_answers = answers[: room - len(keep_objects)]
-        budget -= len(keep_objects) + len(keep_answers)
-        left_out += len(objects) + len(answers) - len(keep_objects) - len(keep_answers)
-        changes.objects, changes.answers, changes.truncated = keep_objects or None, keep_answers or None, None
-    if not left_out:
-        return None
-    return (
-        f"{left_out} changed objects or answers are counted but not listed; pass an entry's history_id "
-        "(or response_format=detailed) to list them."
-    )
+
+
+def fit_page(page: list[HistoryEntry], budget: float) -> int:
+    """List as many changes as the budget holds; returns how many were left out.
+
+    Object changes are left out before scene answers (answers are few, and often what a review was
+    about), each kind from the oldest entries first, so the newest changes stay longest. An entry that
+    lost changes says how many of each kind; its history_id lists them all (the page's note says so)."""
+    spent = sum(token_estimate(compact_json(entry)) for entry in page)
+    dropped: dict[int, Counter[str]] = {}
+    for kind in ("objects", "answers"):
+        for index, entry in enumerate(page):
+            if spent <= budget:
+                break
+            changes = entry.changes
+            listed: list[Any] = list(getattr(changes, kind) or []) if changes else []
+            if changes is None or not listed:
+                continue
+            if index not in dropped:
+                spent += TRUNCATED_TOKENS  # the note, and the counts that say what the list no longer shows
+            while spent > budget and listed:
+                change = listed.pop()
+                spent -= token_estimate(compact_json(change)) + 1
+                what = change.change if isinstance(change, ObjectChange) else "answer"
+                dropped.setdefault(index, Counter())["modified" if "," in what else what] += 1
+            setattr(changes, kind, listed or None)
+    for index, counts in dropped.items():
+        changes = page[index].changes
+        assert changes is not None  # only entries with listed changes lose some
+        changes.truncated = "not listed: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+    return sum(sum(counts.values()) for counts in dropped.values())
