@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from tasklens.tools.app_state import AppState
 from tasklens.tools.errors import clean_upstream_text
-from tasklens.tools.export.download import DownloadPolicy
+from tasklens.tools.export.download import DownloadPolicy, origin_of
 from tasklens.tools.export.pipeline import SHARE_FROM_BYTES, ExportSettings
 from tasklens.tools.export.store import SUMMARY_MIME_TYPE, SummaryStore
 from tasklens.tools.get_task import get_task
@@ -168,12 +168,19 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
 
 
 def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSettings:
-    """What summarize_export may read. In sandbox mode the sandbox's own export links (http on this
-    machine, or the in-process sandbox's transport) are allowed; nowhere else."""
+    """What summarize_export may read. Links on the configured Ango API origin are trusted as they are
+    (the user chose that host; an on-premise Hub serves its exports there); in sandbox mode the
+    sandbox's own export links (http on this machine, or the in-process transport) are allowed too."""
     transport = runtime("ango").transport if (runtime is not None and config.sandbox) else None
+    ango = config.providers.get("ango")
+    origin = origin_of(ango.base_url) if ango is not None and ango.base_url else None
     return ExportSettings(
         roots=config.export_roots,
         sandbox=config.sandbox,
-        download=DownloadPolicy(sandbox=config.sandbox, sandbox_transport=transport),
+        download=DownloadPolicy(
+            sandbox=config.sandbox,
+            trusted_origins=frozenset({origin} if origin else ()),
+            sandbox_transport=transport,
+        ),
         share_from_bytes=SHARE_FROM_BYTES if config.export_helper else None,
     )

@@ -8,7 +8,10 @@ vetted address (`PinnedTransport`), so a second, different DNS answer cannot red
 verifies the certificate against the URL's host name. Redirects are not followed. The body is streamed
 in chunks with a size cap, never buffered whole.
 
-In sandbox mode only, plain `http://` to this machine (the sandbox's signed export links) is allowed.
+Two origins are trusted as they are, because the user configured them: the Ango API origin (same
+scheme, host and port), where an on-premise or proxied Hub serves its export links, over plain
+`http://` too when that is how the Hub is configured; and, in sandbox mode only, plain `http://` to
+this machine (the sandbox's signed export links).
 """
 
 from __future__ import annotations
@@ -66,11 +69,27 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+Origin = tuple[str, str, int]  # scheme, host, port
+
+
+def origin_of(url: str | httpx.URL) -> Origin | None:
+    """`url`'s origin, with the scheme's default port filled in; None for a URL without a host."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if not parsed.host or parsed.scheme not in ("http", "https"):
+        return None
+    return parsed.scheme, parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
 @dataclass(frozen=True)
 class DownloadPolicy:
-    """Where export downloads may go. `sandbox_transport` serves http://sandbox in-process (tests, demo)."""
+    """Where export downloads may go. `trusted_origins` are the configured provider API origins whose
+    links are fetched as they are; `sandbox_transport` serves http://sandbox in-process (tests, demo)."""
 
     sandbox: bool = False
+    trusted_origins: frozenset[Origin] = frozenset()
     sandbox_transport: httpx.AsyncBaseTransport | None = None
     resolver: Resolver = system_resolver
     connect_timeout_s: float = 10.0
@@ -120,6 +139,8 @@ async def vet_url(raw: str, policy: DownloadPolicy) -> Vetted:
         raise refuse("That export URL has no host; pass the https:// link Ango gave for the export.")
     if url.userinfo:
         raise refuse("Export URLs may not carry a user name or password; pass the signed https:// link.")
+    if origin_of(url) in policy.trusted_origins:
+        return Vetted(url, host, None)
     if policy.sandbox and url.scheme == "http":
         if host == SANDBOX_HOST and policy.sandbox_transport is not None:
             return Vetted(url, host, None)
@@ -127,8 +148,8 @@ async def vet_url(raw: str, policy: DownloadPolicy) -> Vetted:
             return Vetted(url, host, None)
     if url.scheme != "https":
         raise refuse(
-            "Export URLs must be https:// (plain http:// is allowed only to the sandbox on this machine, "
-            "in sandbox mode)."
+            "Export URLs must be https:// (plain http:// only from the configured Ango API host); download "
+            "the file where this server can read it and pass its path instead."
         )
     try:
         literal: IPAddress | None = ipaddress.ip_address(host)

@@ -245,3 +245,18 @@ def test_settings_follow_the_config(tmp_path: Path) -> None:
     config = replace(Config(providers={}), export_roots=(str(tmp_path),))
     settings = export_settings(config, None)
     assert settings.roots == (str(tmp_path),) and not settings.sandbox and not settings.download.sandbox
+
+
+async def test_an_export_link_on_the_configured_ango_origin_is_read_even_over_plain_http() -> None:
+    """An on-premise or proxied Hub answers with links on its own origin; the user configured that host,
+    so its plain-http link is read (outside sandbox mode), while a URL on any other loopback port is not."""
+    sandbox = Sandbox()
+    async with serve_on_loopback(sandbox) as origin, serve_on_loopback(Sandbox()) as other:
+        providers = {"ango": replace(sandbox_providers(sandbox, origin=origin)["ango"], sandbox=False)}
+        async with Client(build_server(Config(providers=providers))) as client:
+            result = await client.call_tool("summarize_export", {"source": f"ango:{PROJECT}"})
+            elsewhere = await client.call_tool("summarize_export", {"source": f"{other}/_sandbox/ango/exports/x.zip"})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content["assets"] > 0
+    assert elsewhere.is_error and "must be https://" in text_of(elsewhere)
+    assert "pass its path instead" in text_of(elsewhere)
