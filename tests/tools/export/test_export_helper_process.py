@@ -340,7 +340,12 @@ def test_the_work_is_judged_by_the_unpacked_size(tmp_path: Path) -> None:
 
 
 def test_the_helper_can_be_turned_off() -> None:
+    from tasklens.server.app import export_settings
+
     assert load_config({}).export_helper is True
     assert load_config({"TASKLENS_EXPORT_HELPER": "0"}).export_helper is False
     with pytest.raises(ConfigError, match="TASKLENS_EXPORT_HELPER"):
         load_config({"TASKLENS_EXPORT_HELPER": "maybe"})
+    pool = export_settings(load_config({}), None).helpers
+    assert pool is not None and pool.size == 1 and pool.share_from_bytes == 32 << 20
+    assert export_settings(load_config({"TASKLENS_EXPORT_HELPER": "0"}), None).helpers is None
