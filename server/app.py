@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from tasklens.tools.app_state import AppState
 from tasklens.tools.errors import clean_upstream_text
 from tasklens.tools.export.download import DownloadPolicy, origin_of
-from tasklens.tools.export.pipeline import SHARE_FROM_BYTES, ExportSettings
+from tasklens.tools.export.helpers import HelperPool
+from tasklens.tools.export.pipeline import ExportSettings
 from tasklens.tools.export.store import SUMMARY_MIME_TYPE, SummaryStore
 from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
@@ -134,9 +135,11 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
             " (sandbox)" if config.sandbox else "",
             ", ".join(registry.configured) or "none",
         )
+        exports = export_settings(config, runtime)
         try:
-            yield AppState(registry=registry, exports=export_settings(config, runtime), summaries=summaries)
+            yield AppState(registry=registry, exports=exports, summaries=summaries)
         finally:
+            exports.close()
             await registry.aclose()
 
     summaries = SummaryStore()  # outlives lifespans: one per server, shared by its sessions
@@ -168,9 +171,10 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
 
 
 def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSettings:
-    """What summarize_export may read. Links on the configured Ango API origin are trusted as they are
-    (the user chose that host; an on-premise Hub serves its exports there); in sandbox mode the
-    sandbox's own export links (http on this machine, or the in-process transport) are allowed too."""
+    """What summarize_export may read, and its helper processes (started on first use, stopped with the
+    server). Links on the configured Ango API origin are trusted as they are (the user chose that host;
+    an on-premise Hub serves its exports there); in sandbox mode the sandbox's own export links (http on
+    this machine, or the in-process transport) are allowed too."""
     transport = runtime("ango").transport if (runtime is not None and config.sandbox) else None
     ango = config.providers.get("ango")
     origin = origin_of(ango.base_url) if ango is not None and ango.base_url else None
@@ -182,5 +186,5 @@ def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSet
             trusted_origins=frozenset({origin} if origin else ()),
             sandbox_transport=transport,
         ),
-        share_from_bytes=SHARE_FROM_BYTES if config.export_helper else None,
+        helpers=HelperPool() if config.export_helper else None,
     )

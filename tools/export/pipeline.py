@@ -25,9 +25,7 @@ import anyio.lowlevel
 
 from .accumulate import Accumulator, Filters
 from .download import DownloadPolicy, open_download
-from .helper_process import HelperProcess, SharingFailed
-from .helper_process import available as helper_available
-from .records import Asset
+from .helpers import Helper, HelperPool, SharedRead, SharingFailed
 from .scan import Decoders, DocumentScanner, ExportFormatError, Unreadable
 from .sources import open_local, refuse
 from .unpack import Limits, Unpacker, UnpackError, human_size
@@ -35,7 +33,6 @@ from .unpack import Limits, Unpacker, UnpackError, human_size
 CHUNK = 1 << 20
 COMPRESSED_FEED = 128 << 10  # compressed input is fed in smaller pieces: 128 KiB can inflate to ~1 MiB (8:1)
 PROGRESS_EVERY_S = 0.5
-SHARE_FROM_BYTES = 32 << 20  # below this, starting a helper process (~0.1 s) costs more than it saves
 logger = logging.getLogger(__name__)
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
@@ -43,13 +40,18 @@ Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 @dataclass(frozen=True)
 class ExportSettings:
     """What summarize_export may read and how much: roots for paths, the download policy, the caps, and
-    from what size a local file's read is shared with a helper process (None: never)."""
+    the helper processes that share large local reads (None: every read in one process)."""
 
     roots: tuple[str, ...] = ()
     sandbox: bool = False
-    share_from_bytes: int | None = SHARE_FROM_BYTES
+    helpers: HelperPool | None = None
     download: DownloadPolicy = field(default_factory=DownloadPolicy)
     limits: Limits = field(default_factory=Limits)
+
+    def close(self) -> None:
+        """Stop the helper processes (the server is stopping)."""
+        if self.helpers is not None:
+            self.helpers.close()
 
 
 class ExportReader:
@@ -68,22 +70,12 @@ class ExportReader:
         self._document: DocumentScanner | None = None
         self._member: str | None = None
         self._unpacker = Unpacker(self._start, self._data, self._end, self.limits)
-        self._helper: HelperProcess | None = None
-        self._segment_taken = False  # the helper took the latest segment: records read here need a new one
+        self._shared: SharedRead | None = None
 
-    def share_with(self, helper: HelperProcess) -> None:
-        """Offer regions to `helper` from now on (before the first `feed`)."""
-        self._helper = helper
-
-    def merge_helper(self, accumulator: Accumulator, unreadable: Unreadable) -> None:
-        """Fold in the helper's figures once it has read its last region."""
-        self.accumulator.merge(accumulator)
-        if unreadable.count:
-            # The first in the document is the lowest offset (offsets count within a ZIP member, so with
-            # several members this names the lowest one, not necessarily the first member's).
-            offsets = [o for o in (self.unreadable.first_offset, unreadable.first_offset) if o is not None]
-            self.unreadable.count += unreadable.count
-            self.unreadable.first_offset = min(offsets) if offsets else None
+    def share_with(self, helper: Helper) -> SharedRead:
+        """Offer regions to `helper` from now on (before the first `feed`); `finish` the shared read at the end."""
+        self._shared = SharedRead(helper, self.accumulator, self.unreadable)
+        return self._shared
 
     @property
     def bytes_in(self) -> int:
@@ -95,24 +87,10 @@ class ExportReader:
 
     def _start(self, name: str | None) -> None:
         self._member = name
-        if self._helper is None:
+        if self._shared is None:
             self._document = DocumentScanner(self.accumulator.add_all, self._decoders)
         else:
-            self._document = DocumentScanner(self._add_here, self._decoders, self._offer)
-
-    def _offer(self, region: memoryview, offset: int, lines: bool) -> bool:
-        assert self._helper is not None
-        taken = self._helper.offer(region, offset, lines)
-        self._segment_taken = self._segment_taken or taken
-        return taken
-
-    def _add_here(self, assets: list[Asset]) -> None:
-        """Records read in this process while sharing: after a region the helper took, a new segment."""
-        if self._segment_taken:
-            assert self._helper is not None
-            self.accumulator.start_segment(self._helper.next_segment())
-            self._segment_taken = False
-        self.accumulator.add_all(assets)
+            self._document = DocumentScanner(self._shared.sink, self._decoders, self._shared.offload)
 
     def _data(self, data: bytes) -> None:
         assert self._document is not None
@@ -149,7 +127,7 @@ class ExportReader:
             raise refuse(str(error), "bad_response") from None
 
     def _explain(self, error: ExportFormatError) -> Exception:
-        if self._helper is not None:  # perhaps a region cut at a false boundary: only a single pass can tell
+        if self._shared is not None:  # perhaps a region cut at a false boundary: only a single pass can tell
             return SharingFailed(f"format error at byte {error.offset} while sharing the read")
         where = f" of ZIP member {self._member!r}" if self._member else ""
         return refuse(
@@ -200,12 +178,12 @@ async def file_chunks(file: object, size: int | None = None) -> AsyncIterator[by
 async def read_local(reader: ExportReader, path: str, settings: ExportSettings, progress: Progress | None) -> None:
     local = open_local(path, settings.roots)
     with local.file:
-        share = settings.share_from_bytes
-        if share is not None and helper_available() and unpacked_size(local.file, local.size) >= share:
+        pool = settings.helpers
+        if pool is not None and pool.shares(unpacked_size(local.file, local.size)):
             progress = _never_backwards(progress)
             try:
-                await _read_shared(reader, local.file, local.size, progress)
-                return
+                if await _read_shared(reader, pool, local.file, local.size, progress):
+                    return
             except SharingFailed as why:
                 logger.info("export read again in one process: %s", why)
                 reader.reset()
@@ -248,18 +226,18 @@ def _never_backwards(progress: Progress | None) -> Progress | None:
     return forward
 
 
-async def _read_shared(reader: ExportReader, file: BinaryIO, size: int, progress: Progress | None) -> None:
-    """Read with a helper process taking regions while it has room (see helper_process)."""
-    try:
-        helper = HelperProcess(reader.filters)
-    except OSError as error:
-        raise SharingFailed(f"the helper process could not start ({type(error).__name__})") from None
-    try:
-        reader.share_with(helper)
+async def _read_shared(
+    reader: ExportReader, pool: HelperPool, file: BinaryIO, size: int, progress: Progress | None
+) -> bool:
+    """Read with a helper from `pool` taking regions while it has room (see helpers); False, with
+    nothing read, when no helper is free."""
+    with pool.lend() as helper:
+        if helper is None:
+            return False
+        shared = reader.share_with(helper)
         await read_chunks(reader, file_chunks(file), size, progress)
-        reader.merge_helper(*await helper.finish())
-    finally:
-        helper.close()
+        await shared.finish()
+    return True
 
 
 async def read_url(reader: ExportReader, url: str, settings: ExportSettings, progress: Progress | None) -> None:

@@ -42,7 +42,7 @@ _MAX_REPAIRS = 32
 Sink = Callable[[list[Asset]], None]
 # Offered each region the fast path would decode in one call (whole records: an array's elements without
 # the brackets, or complete lines) with its document offset and whether it is lines; True when another
-# process took it (helper_process), False to decode it here.
+# process took it (helpers.SharedRead.offload), False to decode it here.
 Offload = Callable[[memoryview, int, bool], bool]
 
 

@@ -1,6 +1,6 @@
 """Two accumulators that read alternate stretches of one export, merged, give the one pass's summary.
 
-This is what lets a helper process read part of a large export (tools/export/helper_process.py): the
+This is what lets a helper process read part of a large export (tools/export/helpers.py): the
 main process and the helper each count the stretches they were given, and the helper's figures are
 merged in at the end. Every figure of the detailed summary must come out identical, including the
 "record N" names of nameless assets and the file order of examples.
