@@ -214,6 +214,8 @@ def _rows_correct_or_failed(content: Any, reference: Any) -> bool:
     not be read: per-task failures are reported per task, by design, and the call succeeds with the rest."""
     if not isinstance(content, dict) or not isinstance(reference, dict) or "tasks" not in content:
         return False
+    if not all(isinstance(group, dict) and "ids" in group for group in content["tasks"]):
+        return False  # rows of a listing (find_tasks), not a poll's groups
     rows, expected_rows = poll_rows(content), poll_rows(reference)
     if set(rows) != set(expected_rows):
         return False

@@ -22,6 +22,7 @@ from tasklens.tools.export.download import DownloadPolicy, origin_of
 from tasklens.tools.export.helpers import HelperPool
 from tasklens.tools.export.pipeline import ExportSettings
 from tasklens.tools.export.store import SUMMARY_MIME_TYPE, SummaryStore
+from tasklens.tools.find_tasks import find_tasks
 from tasklens.tools.get_task import get_task
 from tasklens.tools.get_task_history import get_task_history
 from tasklens.tools.poll_task import poll_task
@@ -52,7 +53,8 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 INSTRUCTIONS = (
     f"Read-only task status on {in_words([spec.label for spec in SPECS], 'and')}; errors say what to do next.\n"
     "get_task: a task's state now. get_task_history: how it got there (stages, people, times). "
-    "poll_task: wait, bounded, for a running task to finish.\n"
+    "poll_task: wait, bounded, for a running task to finish. find_tasks: which tasks match a state, stage "
+    "or assignee, counted.\n"
     "summarize_export: an Ango export's counts and classes, not its raw file. "
     "waiting_on_human means a person must act: report it, don't poll."
 )
@@ -151,6 +153,7 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
         (get_task_history, "Get task history"),
         (poll_task, "Poll tasks"),
         (summarize_export, "Summarize export"),
+        (find_tasks, "Find tasks"),
     ):
         server.add_tool(as_mcp_tool(fn), title=title, description=tool_description(fn), annotations=READ_ONLY)
     server.resource(

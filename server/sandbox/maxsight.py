@@ -44,6 +44,7 @@ _FILTER_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "id": lambda t: t["id"],
     "created_at": lambda t: t["created_at"],
     "updated_at": lambda t: t["updated_at"],
+    "locked_at": lambda t: t["locked_at"],
     "entity_id": lambda t: t["entity_id"],
     "assessment_id": lambda t: t["assessment_id"],
     "status": lambda t: t["status"],
@@ -229,8 +230,13 @@ def _date_filter(getter: Callable[[dict[str, Any]], Any], spec: dict[str, Any]) 
         return parse_iso(value.replace(" ", "T") + ("" if value.endswith("Z") or "+" in value else "Z"))
 
     op = spec.get("type", "equals")
+    if op in ("blank", "notBlank"):
+        want_blank = op == "blank"
+        return lambda task: (getter(task) in (None, "")) == want_blank
+    if op not in ("equals", "notEqual", "greaterThan", "lessThan", "inRange"):
+        raise BadInput(f"unsupported date filter type {op!r}")
     start = parse(spec.get("dateFrom"))
-    end = parse(spec["dateTo"]) if op == "inRange" else None
+    end = parse(spec.get("dateTo")) if op == "inRange" else None
 
     def test(task: dict[str, Any]) -> bool:
         raw = getter(task)
@@ -239,14 +245,12 @@ def _date_filter(getter: Callable[[dict[str, Any]], Any], spec: dict[str, Any]) 
         moment = parse_iso(raw)
         if op == "equals":
             return moment.date() == start.date()
+        if op == "notEqual":
+            return moment.date() != start.date()
         if op == "greaterThan":
             return moment > start
         if op == "lessThan":
             return moment < start
-        if op == "inRange" and end is not None:
-            return start <= moment <= end
-        raise BadInput(f"unsupported date filter type {op!r}")
+        return end is not None and start <= moment <= end
 
-    if op not in ("equals", "greaterThan", "lessThan", "inRange"):
-        raise BadInput(f"unsupported date filter type {op!r}")
     return test

@@ -14,7 +14,7 @@ from tasklens.server.sandbox import CATALOG, ManualClock, Sandbox
 
 pytestmark = pytest.mark.anyio
 MODES = ["auto", "legacy"]
-TOOLS = ("get_task", "get_task_history", "poll_task", "summarize_export")
+TOOLS = ("get_task", "get_task_history", "poll_task", "summarize_export", "find_tasks")
 
 
 @pytest.mark.parametrize("mode", MODES)

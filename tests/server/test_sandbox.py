@@ -505,6 +505,117 @@ async def test_ango_project_and_task_list(client: httpx.AsyncClient) -> None:
     assert bad.status_code == 400 and bad.json()["status"] == "fail"
 
 
+async def test_ango_task_list_filter_operators_and_sort(client: httpx.AsyncClient) -> None:
+    """Every documented operator on the list's `filter`, compared with the same test on the whole list."""
+    url = f"/ango/v2/project/{ANGO_PROJECT}/tasks"
+
+    async def listed(**params: str) -> list[dict]:
+        tasks: list[dict] = []
+        for page in range(1, 4):
+            data = (await client.get(url, params={**params, "page": page, "limit": 100}, headers=ANGO)).json()["data"]
+            tasks += data["tasks"]
+        assert len(tasks) == data["total"]
+        return tasks
+
+    everything = await listed()
+    middle = sorted(t["updatedAt"] for t in everything)[len(everything) // 2]
+    cases = {
+        '{"priority": {"$eq": 2}}': lambda t: t["priority"] == 2,
+        '{"priority": {"$ne": 0}}': lambda t: t["priority"] != 0,
+        '{"stage": {"$in": ["Label", "Complete"]}}': lambda t: t["stage"] in ("Label", "Complete"),
+        '{"stage": {"$nin": ["Label", "Complete"]}}': lambda t: t["stage"] not in ("Label", "Complete"),
+        '{"assignee": {"$exists": false}}': lambda t: t["assignee"] is None,
+        '{"assignee": {"$in": [null, ""]}}': lambda t: not t["assignee"],
+        f'{{"updatedAt": {{"$gte": "{middle}"}}}}': lambda t: t["updatedAt"] >= middle,
+        f'{{"updatedAt": {{"$gt": "{middle}"}}}}': lambda t: t["updatedAt"] > middle,
+        f'{{"updatedAt": {{"$lte": "{middle}"}}}}': lambda t: t["updatedAt"] <= middle,
+        f'{{"updatedAt": {{"$lt": "{middle}", "$gte": "2025-02-25"}}}}': lambda t: (
+            "2025-02-25" <= t["updatedAt"] < middle
+        ),
+    }
+    for flt, keep in cases.items():
+        found = await listed(filter=flt)
+        assert {t["_id"] for t in found} == {t["_id"] for t in everything if keep(t)}, flt
+    for sort, descending in (("updatedAt", False), ("-updatedAt", True)):
+        stamps = [t["updatedAt"] for t in await listed(sort=sort, fields="_id,updatedAt")]
+        assert stamps == sorted(stamps, reverse=descending)
+    bad = await client.get(url, params={"filter": '{"stage": {"$near": 1}}'}, headers=ANGO)
+    assert bad.status_code == 400 and "$near" in bad.json()["message"]
+
+
+async def test_maxsight_search_text_set_and_date_filters(client: httpx.AsyncClient) -> None:
+    """AG-Grid text, set and date filters, with AND/OR conditions and blank/notBlank, on the search."""
+
+    async def searched(model: dict | None) -> list[dict]:
+        body: dict = {"max_page_size": 100, "filter_model": model}
+        page = (await client.post("/maxsight/v5/tasks/search", json=body, headers=MAXSIGHT)).json()
+        assert page["next_page_token"] is None
+        return page["items"]
+
+    everything = await searched(None)
+    middle = sorted(t["updated_at"] for t in everything)[len(everything) // 2]
+    grid = middle.replace("T", " ").rstrip("Z")
+    cases = [
+        ({"assigned_to_id": {"filterType": "text", "type": "blank"}}, lambda t: t["assignment"] is None),
+        ({"assigned_to_id": {"filterType": "text", "type": "notBlank"}}, lambda t: t["assignment"] is not None),
+        (
+            {"step_name": {"filterType": "text", "type": "equals", "filter": "screening"}},
+            lambda t: t["step_name"] == "Screening",
+        ),
+        (
+            {
+                "status": {
+                    "filterType": "text",
+                    "operator": "AND",
+                    "conditions": [
+                        {"type": "startsWith", "filter": "COMPLETE"},
+                        {"type": "notEqual", "filter": "COMPLETED_FAIL"},
+                    ],
+                }
+            },
+            lambda t: t["status"] == "COMPLETED_PASS",
+        ),
+        (
+            {
+                "status": {
+                    "filterType": "text",
+                    "operator": "OR",
+                    "conditions": [{"type": "equals", "filter": "EXPIRED"}, {"type": "contains", "filter": "fail"}],
+                }
+            },
+            lambda t: t["status"] in ("EXPIRED", "COMPLETED_FAIL"),
+        ),
+        ({"status": {"filterType": "set", "values": ["INCOMPLETE"]}}, lambda t: t["status"] == "INCOMPLETE"),
+        (
+            {"updated_at": {"filterType": "date", "type": "greaterThan", "dateFrom": grid}},
+            lambda t: t["updated_at"] > middle,
+        ),
+        (
+            {"updated_at": {"filterType": "date", "type": "lessThan", "dateFrom": grid}},
+            lambda t: t["updated_at"] < middle,
+        ),
+        (
+            {
+                "updated_at": {
+                    "filterType": "date",
+                    "type": "inRange",
+                    "dateFrom": "2025-02-25 00:00:00",
+                    "dateTo": grid,
+                }
+            },
+            lambda t: "2025-02-25" <= t["updated_at"] <= middle,
+        ),
+        (
+            {"updated_at": {"filterType": "date", "type": "notEqual", "dateFrom": grid}},
+            lambda t: t["updated_at"][:10] != middle[:10],
+        ),
+        ({"locked_at": {"filterType": "date", "type": "blank"}}, lambda t: t["locked_at"] is None),
+        ({"locked_at": {"filterType": "date", "type": "notBlank"}}, lambda t: t["locked_at"] is not None),
+    ]
+    for model, keep in cases:
+        assert {t["id"] for t in await searched(model)} == {t["id"] for t in everything if keep(t)}, model
+
+
 async def test_ango_rate_limit_sliding_window(client: httpx.AsyncClient, clock: ManualClock) -> None:
     url = "/ango/v2/task/65f2a9c41e7b3d0012c4a801"
     for i in range(100):

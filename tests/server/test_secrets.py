@@ -41,6 +41,7 @@ from tasklens.server.sandbox.catalog import SENDAI_RESTRICTED_PROJECT, SENDAI_RE
 from tasklens.tools.errors import ProviderError
 from tasklens.tools.http.policy import RetryPolicy
 from tasklens.tools.providers import ProviderRegistry, Runtime
+from tasklens.tools.results.find import FindQuery
 
 pytestmark = pytest.mark.anyio
 # Same length as the sandbox's keys, so swapping them never changes a Content-Length.
@@ -124,6 +125,8 @@ def _error_cases(tools: list[Any]) -> list[tuple[str, str, dict[str, Any]]]:
             by_provider.setdefault(arguments.get("provider", ""), arguments)
         for provider, arguments in by_provider.items():
             cases.append(("existing", tool.name, arguments))
+            if not {"task_id", "task_ids"} & set(tool.input_schema.get("properties", {})):
+                continue  # a listing (find_tasks) names no task: the 401 and fault plans cover it
             if provider in UNKNOWN_IDS:
                 cases.append(("404", tool.name, _with_task(arguments, UNKNOWN_IDS[provider])))
             if provider == "sendai":
@@ -176,7 +179,7 @@ async def test_keys_never_leak_on_any_error_path(
                         slow_export = plan == "slow" and tool == "summarize_export"
                         assert result.is_error or slow_export, (plan, tool, arguments, text_of(result))
                         outputs += [text_of(result), result.model_dump_json(by_alias=True)]
-                        outputs.append(await _provider_error_text(registry, arguments))
+                        outputs.append(await _provider_error_text(registry, tool, arguments))
                         kinds[plan] += 1
             for name in providers:  # what a debugger, a log formatter or a crash report would print
                 outputs += [
@@ -197,17 +200,22 @@ async def test_keys_never_leak_on_any_error_path(
     assert set(translator.echoed) == set(FAKE_KEYS), translator.echoed
 
 
-async def _provider_error_text(registry: ProviderRegistry, arguments: dict[str, Any]) -> str:
+async def _provider_error_text(registry: ProviderRegistry, tool: str, arguments: dict[str, Any]) -> str:
     """The same call on the provider client itself: everything its ProviderError would show anyone."""
     if "provider" not in arguments:  # summarize_export: its ProviderError is the one its result showed
         return ""
     client = registry.client(arguments["provider"])
     try:
-        await client.get_task(
-            arguments.get("task_id") or arguments["task_ids"][0],
-            team_id=arguments.get("team_id"),
-            project_id=arguments.get("project_id"),
-        )
+        if tool == "find_tasks":
+            await client.find_tasks(
+                FindQuery(provider=arguments["provider"], project_id=arguments.get("project_id"), limit=1)
+            )
+        else:
+            await client.get_task(
+                arguments.get("task_id") or arguments["task_ids"][0],
+                team_id=arguments.get("team_id"),
+                project_id=arguments.get("project_id"),
+            )
     except ProviderError as error:
         revived = pickle.loads(pickle.dumps(error))
         return "\n".join(

@@ -3,8 +3,8 @@ arguments, secrets, fault soak) cover every tool the server lists, including too
 
 A tool whose arguments are catalog fields (provider, task_id, team_id, project_id) gets one call per
 catalog task; any other numeric argument is set to its schema minimum, so a tool that waits (a poller)
-answers at once. A tool that needs something the catalog cannot supply (a file, a URL) is listed in
-EXTRA_CALLS by whoever adds it.
+answers at once. A tool that needs something the catalog cannot supply (a file, a URL), or that some
+providers refuse, is listed in EXTRA_CALLS by whoever adds it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,14 @@ EXTRA_CALLS: dict[str, list[dict[str, Any]]] = {
     "poll_task": _poll_calls(),
     # the sandbox's Ango project, exported through the API and downloaded from the sandbox's own URL
     "summarize_export": [{"source": "ango:645240ed462db80015ce881f", "top_k": 3}],
+    # the providers that list tasks (Send.ai and Deepomatic document no listing: their calls are refused)
+    "find_tasks": [
+        {"provider": "ango", "project_id": "645240ed462db80015ce881f", "limit": 1},
+        {"provider": "maxsight", "limit": 1},
+    ],
 }
-"""tool name -> argument sets that succeed on the sandbox, for tools the catalog cannot drive."""
+"""tool name -> argument sets that succeed on the sandbox, for tools the catalog cannot drive (these
+replace the calls derived from the catalog)."""
 
 
 def catalog_calls(tool: Tool) -> list[dict[str, Any]]:
@@ -49,7 +55,9 @@ def catalog_calls(tool: Tool) -> list[dict[str, Any]]:
     schema = tool.input_schema
     properties: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
-    calls = list(EXTRA_CALLS.get(tool.name, []))
+    if tool.name in EXTRA_CALLS:
+        return list(EXTRA_CALLS[tool.name])
+    calls: list[dict[str, Any]] = []
     for entry in CATALOG:
         arguments: dict[str, Any] = {}
         for field in CATALOG_FIELDS:

@@ -11,6 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 import anyio
@@ -20,6 +21,7 @@ from pydantic import BeforeValidator
 from ..errors import ErrorKind, ProviderError
 from ..http.policy import HttpPolicy, RetryPolicy
 from ..http.rate_limit import Clock, Sleep, SlidingWindowLimiter
+from ..results.find import FindQuery, Matches, TaskList, task_list
 from ..results.history import MAX_LIMIT, TaskHistory, derived_history
 from ..results.provider_name import ProviderName
 from ..results.task import TaskView
@@ -254,6 +256,21 @@ class ProviderClient(ABC):
         """The task (concise) and its timestamped events, for the default `read_history`; a provider
         that keeps no history implements this, one with a history API overrides `read_history`."""
         raise NotImplementedError(f"{type(self).__name__} has neither read_history nor read_events")
+
+    async def find_tasks(self, query: FindQuery) -> TaskList:
+        """One page of the tasks matching `query`, fitted to its budget; answers served by the sandbox say so."""
+        result = task_list(query, await self.read_matches(query), datetime.now(UTC))
+        if self.settings.sandbox:
+            result.sandbox = True
+        return result
+
+    async def read_matches(self, query: FindQuery) -> Matches:
+        """The provider's listing of the tasks matching `query`. This default serves providers whose API
+        documents none; a provider with one overrides it, filtering upstream wherever its API can."""
+        raise self.fail(
+            "invalid_argument",
+            f"{self.label} documents no way to list tasks; use get_task or poll_task with the ids you have.",
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
 from ..results.budget import cut_message
+from ..results.find import FindQuery, Matches
 from ..results.provider_name import ProviderName
 from ..results.task import Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
@@ -170,6 +171,13 @@ class DeepomaticClient(ProviderClient):
                 break
             offset = next_offset
         return found
+
+    async def read_matches(self, query: FindQuery) -> Matches:
+        raise self.fail(
+            "invalid_argument",
+            "Deepomatic documents no task listing: its tasks endpoint reads tasks by id (task_ids) only; use "
+            "get_task or poll_task with the task_id each inference request returned.",
+        )
 
     async def fetch_task(self, task_id: str) -> DeepomaticTask:
         path = f"/v0.7/tasks/{self.segment(task_id)}/"

@@ -9,21 +9,26 @@ business outcome (the check failed), not a processing error; v4 could put `{"err
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
 from ..results.budget import cut_note
+from ..results.find import UNASSIGNED, FindQuery, Matches, count_rows
 from ..results.provider_name import ProviderName
 from ..results.task import State, TaskView, is_terminal, user_metadata
-from ..timestamps import iso_time
+from ..timestamps import iso_time, parse_time
 from .base import CheckResult, Object, PollCadence, ProviderClient, Text, as_text, first_text
 from .spec import ProviderSpec, Regions
 
 REGIONS = ("us", "eu", "ae")
 NOTE_LIMIT = 600  # characters of a person's assignment comment; a longer one is cut at a clause boundary
 HISTORY_NOTE = "Maxsight v5 keeps no task history; these are the task's own created_at, locked_at and updated_at."
+FIND_PAGE_SIZE = 100  # tasks per search page (more is not documented)
+FIND_PAGES = 5  # search pages one find_tasks call reads: a block of up to 500 tasks
 
 
 class Assignment(BaseModel):
@@ -170,6 +175,102 @@ class MaxsightClient(ProviderClient):
         except ValueError:
             raise self.fail("bad_response", "Maxsight answered with something that is not a task object.") from None
 
+    async def read_matches(self, query: FindQuery) -> Matches:
+        """A block of `POST /v5/tasks/search` pages (up to `FIND_PAGES`), filtered by Maxsight through an
+        AG-Grid `filter_model`. Maxsight sorts by creation time, not by update time, so a block is read in
+        creation order and sorted by update time here; when the block holds every match, total, counts
+        and order are exact, else they cover the block and the cursor goes on to the next one."""
+        if query.batch:
+            raise self.fail(
+                "invalid_argument",
+                "Maxsight tasks have no batches; filter by state, stage (the step name) or assignee.",
+            )
+        if query.state and query.state not in _STATUS_FILTERS:
+            raise self.fail(
+                "invalid_argument",
+                f"No Maxsight status means {query.state}: its tasks are steps people do. A state on Maxsight is one "
+                f"of {', '.join(_STATUS_FILTERS)}.",
+            )
+        token, offset = query.start or (None, 0)
+        if token is not None and not isinstance(token, str):
+            raise self.fail("invalid_argument", "That cursor is not one find_tasks returned; call again without it.")
+        tasks, next_token, unreadable = await self._search_block(_filter_model(query), token, query.oldest_first)
+        # The upstream time filter is whole seconds and a little wide; the exact bounds are applied here.
+        views = [normalize(task, detailed=query.detailed) for task in tasks if query.in_time_bounds(task.updated_at)]
+        oldest = datetime.min.replace(tzinfo=UTC)
+        views.sort(key=lambda v: (parse_time(v.updated_at) or oldest, v.id), reverse=not query.oldest_first)
+        rows = views[offset : offset + query.limit]
+        after: tuple[str | None, int] | None = None
+        if offset + query.limit < len(views):
+            after = (token, offset + query.limit)
+        elif next_token:
+            after = (next_token, 0)
+        whole = token is None and next_token is None
+        created = "oldest" if query.oldest_first else "newest"
+        notes = [
+            "Sorted by update time here: Maxsight sorts by creation time only."
+            if whole
+            else f"Maxsight sorts by creation time only: each block of up to {FIND_PAGES * FIND_PAGE_SIZE} tasks is "
+            f"read {created}-created first and sorted by update time here; total and counts cover this block. "
+            "Narrow with state, stage, assignee or updated_after for an exact answer."
+        ]
+        if unreadable:
+            notes.append(f"{unreadable} tasks Maxsight sent without an id or status are left out.")
+        matches = Matches(
+            rows=rows, position=(token, offset), after=after, total=len(views), total_exact=whole, notes=notes
+        )
+        if query.first_page:
+            matches.by_state, matches.by_stage = count_rows(views)
+        return matches
+
+    async def _search_block(
+        self, filter_model: dict[str, Any], token: str | None, oldest_first: bool
+    ) -> tuple[list[MaxsightTask], str | None, int]:
+        """Up to `FIND_PAGES` search pages from `token` on: their tasks, the token after them, and how many
+        items were unreadable."""
+        deadline = self.http.deadline()
+        tasks: list[MaxsightTask] = []
+        unreadable = 0
+        for _ in range(FIND_PAGES):
+            body: dict[str, Any] = {
+                "max_page_size": FIND_PAGE_SIZE,
+                "sorting_field": "CREATED_AT",
+                "sorting_type": "ASC" if oldest_first else "DESC",
+            }
+            if filter_model:
+                body["filter_model"] = filter_model
+            if token:
+                body["page_token"] = token
+            try:
+                payload = await self.http.request_json(
+                    "POST", "/v5/tasks/search", json_body=body, idempotent=True, deadline=deadline
+                )
+            except ProviderError as error:
+                if error.kind == "unauthorized":
+                    raise self.fail("unauthorized", self._unauthorized_hint("HTTP 401"), error) from None
+                raise
+            items = payload.get("items") if isinstance(payload, dict) else None
+            if not isinstance(items, list):
+                code, message = self.parse_error(payload)
+                raise ProviderError(
+                    "maxsight",
+                    "bad_response",
+                    http_status=200,
+                    code=code,
+                    message=clean_upstream_text(message or "", secrets=self.http.secrets),
+                    hint="Maxsight answered the task search without an items list.",
+                )
+            for item in items:
+                try:
+                    tasks.append(MaxsightTask.model_validate(item))
+                except ValueError:
+                    unreadable += 1
+            following = payload.get("next_page_token")
+            token = following if isinstance(following, str) and following else None
+            if token is None:
+                break
+        return tasks, token, unreadable
+
     def _explain(self, error: ProviderError, task_id: str) -> ProviderError:
         if error.kind == "unauthorized":
             return self.fail("unauthorized", self._unauthorized_hint("HTTP 401"), error)
@@ -193,6 +294,59 @@ def _state(status: str) -> tuple[State, str | None]:
     if value in ("CANCELLED", "CANCELED"):
         return "cancelled", None
     return "unknown", f"Maxsight status '{clean_upstream_text(status, limit=40)}' is not one this version knows."
+
+
+# The reverse of `_state`: the AG-Grid filter on `status` that selects each state's raw statuses.
+_STATUS_FILTERS: dict[str, dict[str, Any]] = {
+    "waiting_on_human": {"filterType": "text", "type": "equals", "filter": "INCOMPLETE"},
+    "succeeded": {
+        "filterType": "text",
+        "operator": "AND",
+        "conditions": [{"type": "startsWith", "filter": "COMPLETE"}, {"type": "notEqual", "filter": "COMPLETED_FAIL"}],
+    },
+    "failed": {"filterType": "text", "type": "equals", "filter": "COMPLETED_FAIL"},
+    "cancelled": {
+        "filterType": "text",
+        "operator": "OR",
+        "conditions": [{"type": "equals", "filter": "CANCELLED"}, {"type": "equals", "filter": "CANCELED"}],
+    },
+}
+
+
+def _filter_model(query: FindQuery) -> dict[str, Any]:
+    """The search's AG-Grid `filter_model`: state as statuses, stage as the step name, assignee as
+    `assigned_to_id` (`none`: blank), and the update-time bounds widened to whole seconds."""
+    model: dict[str, Any] = {}
+    if query.state:
+        model["status"] = _STATUS_FILTERS[query.state]
+    if query.stage:
+        model["step_name"] = {"filterType": "text", "type": "equals", "filter": query.stage}
+    if query.assignee:
+        if query.assignee.lower() == UNASSIGNED:
+            model["assigned_to_id"] = {"filterType": "text", "type": "blank"}
+        else:
+            kind, _, rest = query.assignee.partition(":")  # the `user:<id>` form get_task shows
+            assignee = rest if rest and kind.lower() in ("user", "team") else query.assignee
+            model["assigned_to_id"] = {"filterType": "text", "type": "equals", "filter": assignee}
+    dates = []
+    if query.updated_after is not None:
+        floor = query.updated_after.replace(microsecond=0) - timedelta(seconds=1)
+        dates.append({"type": "greaterThan", "dateFrom": _grid_time(floor)})
+    if query.updated_before is not None:
+        ceiling = query.updated_before.replace(microsecond=0) + timedelta(
+            seconds=math.ceil(query.updated_before.microsecond / 1e6)
+        )
+        dates.append({"type": "lessThan", "dateFrom": _grid_time(ceiling)})
+    if len(dates) == 1:
+        model["updated_at"] = {"filterType": "date", **dates[0]}
+    elif dates:
+        model["updated_at"] = {"filterType": "date", "operator": "AND", "conditions": dates}
+    return model
+
+
+def _grid_time(moment: datetime) -> str:
+    """An instant in AG-Grid's date filter format (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def events(task: MaxsightTask) -> list[tuple[str | None, str]]:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ProviderError, clean_upstream_text
+from ..results.find import FindQuery, Matches
 from ..results.provider_name import ProviderName
 from ..results.task import ExtractedField, State, TaskResults, TaskView, is_terminal, user_metadata
 from ..timestamps import iso_time, parse_time
@@ -167,6 +168,13 @@ class SendaiClient(ProviderClient):
         self, task_id: str, *, team_id: str | None, project_id: str | None, deadline: float
     ) -> TaskView:
         return normalize(await self.fetch_task(task_id, team_id, project_id, deadline=deadline), detailed=False)
+
+    async def read_matches(self, query: FindQuery) -> Matches:
+        raise self.fail(
+            "invalid_argument",
+            "Send.ai documents no task listing, only reading one task by id; use get_task or poll_task with the "
+            "ids of the tasks your upload created.",
+        )
 
     async def fetch_task(
         self, task_id: str, team_id: str | None, project_id: str | None, *, deadline: float | None = None

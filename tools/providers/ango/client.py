@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 import anyio
@@ -22,6 +25,7 @@ from ...errors import ProviderError, clean_upstream_text
 from ...http.policy import TOO_LARGE
 from ...results.budget import token_estimate
 from ...results.compact import compact_json
+from ...results.find import UNASSIGNED, FindQuery, Matches, count_rows
 from ...results.history import TaskHistory, page_of
 from ...results.provider_name import ProviderName
 from ...results.task import State, TaskResults, TaskView, is_terminal
@@ -38,6 +42,10 @@ PROJECT_TTL_S = 600.0
 EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open, with no status endpoint to poll
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
 CONCISE_CLASSES = 8
+FIND_COUNT_REQUESTS = 12  # per-stage counts one find_tasks call may add (100 requests/minute in all)
+COUNT_CONCURRENCY = 4
+_ROW_FIELDS = "externalId,stage,status,reviewStatus,assignee,createdAt,updatedAt"
+_OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
 _LITERAL_STAGES = frozenset({"Start", "Label", "Complete"})  # auto-created stages: id == name == type
 _STAGE_STATES: dict[str, State] = {
@@ -52,6 +60,11 @@ _STAGE_STATES: dict[str, State] = {
     "Complete": "succeeded",
     "Archive": "cancelled",
 }
+
+
+def stage_types_for(state: State) -> list[str]:
+    """The reverse of `_STAGE_STATES`: the stage types whose tasks are in `state` (none for `failed`)."""
+    return [stage_type for stage_type, mapped in _STAGE_STATES.items() if mapped == state]
 
 
 class AngoStage(BaseModel):
@@ -107,6 +120,7 @@ class AngoClient(ProviderClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._projects: dict[str, tuple[float, dict[str, AngoStage]]] = {}
+        self._batches: dict[str, dict[str, str]] = {}  # project id → batch id → name, read with the stages
         self._export_locks: dict[str, anyio.Lock] = {}
 
     @staticmethod
@@ -354,12 +368,9 @@ class AngoClient(ProviderClient):
         """The stage a task is in, with its type: literal ids directly, others from the project (cached)."""
         if not stage_ref:
             return None
-        if stage_ref in _LITERAL_STAGES:
-            return AngoStage(id=stage_ref, name=stage_ref, type=stage_ref)
-        stages = await self.project_stages(project_id, deadline) if project_id else {}
-        return stages.get(stage_ref) or next(
-            (s for s in stages.values() if s.name == stage_ref), AngoStage(id=stage_ref)
-        )
+        if stage_ref in _LITERAL_STAGES or not project_id:
+            return stage_in(stage_ref, {})
+        return stage_in(stage_ref, await self.project_stages(project_id, deadline))
 
     async def project_stages(self, project_id: str, deadline: float) -> dict[str, AngoStage]:
         """Stage id → stage for a project. A project that cannot be read yields no stages (the task's
@@ -391,7 +402,215 @@ class AngoClient(ProviderClient):
                 continue
             stages[stage.id] = stage
         self._projects[project_id] = (now + PROJECT_TTL_S, stages)
+        self._batches[project_id] = {
+            batch_id: as_text(raw.get("name")) or batch_id
+            for raw in project.get("batches") or []
+            if isinstance(raw, dict) and (batch_id := as_text(raw.get("_id")))
+        }
         return stages
+
+    async def read_matches(self, query: FindQuery) -> Matches:
+        """A page of `GET /v2/project/{id}/tasks`, every filter applied by Ango: stage names and states
+        become stage ids (through the cached project definition), time bounds an `updatedAt` range.
+
+        On the first page, counts by stage come from the page itself when it holds the whole match, else
+        from one `limit=1` read per stage (its `total`), at most `FIND_COUNT_REQUESTS` of them."""
+        if not query.project_id:
+            raise self.fail(
+                "invalid_argument",
+                "Ango lists tasks per project: pass project_id (the 24-hex id in the project's URL).",
+            )
+        project = query.project_id
+        path = f"/v2/project/{self.segment(project, 'project_id')}/tasks"
+        deadline = self.http.deadline()
+        stages = await self.project_stages(project, deadline)
+        notes = (
+            [] if stages else ["Stage names could not be resolved (project definition unreadable); they show as ids."]
+        )
+        stage_ids = self._stage_ids(query, stages)
+        page, skip = query.start or (1, 0)
+        if not isinstance(page, int):
+            raise self.fail("invalid_argument", "That cursor is not one find_tasks returned; call again without it.")
+        if stage_ids == []:
+            named = f" and named {clean_upstream_text(query.stage, limit=40)!r}" if query.stage else ""
+            said = f"No stage of project {project} is {query.state}{named}."
+            return Matches(rows=[], position=(page, skip), after=None, total=0, notes=[*notes, said])
+        conditions = self._conditions(query, stage_ids)
+        data = await self._task_page(path, conditions, page, query.limit, query.oldest_first, deadline, project)
+        raw, total = data.get("tasks"), data.get("total")
+        if not isinstance(raw, list) or not isinstance(total, int) or isinstance(total, bool):
+            raise self.fail("bad_response", f"Ango's task list of project {project} came without tasks and total.")
+        views: list[TaskView] = []
+        for payload in raw[skip:]:
+            try:
+                task = AngoTask.from_payload(payload) if isinstance(payload, dict) else None
+            except ValueError:
+                task = None
+            if task is not None:
+                stage_ref = task.stageId or task.stage
+                stage = stage_in(stage_ref, stages) if stage_ref else None
+                views.append(normalize(task, stage, detailed=query.detailed))
+        if unreadable := len(raw[skip:]) - len(views):
+            notes.append(f"{unreadable} tasks Ango listed without a usable id are left out.")
+        after = (page + 1, 0) if page * query.limit < total else None
+        matches = Matches(rows=views, position=(page, skip), after=after, total=total, notes=notes)
+        if query.first_page:
+            if total <= len(raw):  # the whole match is on this page
+                matches.by_state, matches.by_stage = count_rows(views)
+            else:
+                await self._count_stages(matches, path, conditions, stage_ids, stages, deadline, project)
+        return matches
+
+    def _stage_ids(self, query: FindQuery, stages: dict[str, AngoStage]) -> list[str] | None:
+        """The stage ids the stage and state filters allow (None: any stage), case-insensitively by name."""
+        if not query.stage and not query.state:
+            return None
+        if not stages:
+            raise self.fail(
+                "unavailable",
+                f"Ango's definition of project {query.project_id} could not be read, and stage and state filters "
+                "are resolved through it; check project_id and retry, or call without stage and state.",
+            )
+        ids = list(stages)
+        if query.stage:
+            wanted = query.stage.lower()
+            ids = [sid for sid, stage in stages.items() if wanted in (sid.lower(), (stage.name or "").lower())]
+            if not ids:
+                names = _listed(stage.name or sid for sid, stage in stages.items())
+                asked = clean_upstream_text(query.stage, limit=40)
+                raise self.fail(
+                    "invalid_argument",
+                    f"Ango project {query.project_id} has no stage {asked!r}; its stages are {names}.",
+                )
+        if query.state:
+            types = stage_types_for(query.state)
+            if not types:
+                states = ", ".join(dict.fromkeys(_STAGE_STATES.values()))
+                raise self.fail(
+                    "invalid_argument",
+                    f"No Ango stage means {query.state}: Ango tasks do not fail, they are reviewed or archived. "
+                    f"A state on Ango is one of {states}.",
+                )
+            ids = [sid for sid in ids if stages[sid].type in types]
+        return ids
+
+    def _conditions(self, query: FindQuery, stage_ids: list[str] | None) -> dict[str, Any]:
+        """The Mongo-style `filter` Ango's task list takes."""
+        conditions: dict[str, Any] = {}
+        if stage_ids is not None:
+            conditions["stage"] = {"$in": stage_ids}
+        if query.assignee:
+            unassigned = query.assignee.lower() == UNASSIGNED
+            conditions["assignee"] = {"$in": [None, ""]} if unassigned else query.assignee
+        if query.batch:
+            conditions["batches"] = {"$in": self._batch_ids(query.project_id or "", query.batch)}
+        bounds = {}
+        if query.updated_after is not None:
+            bounds["$gte"] = _ango_time(query.updated_after)
+        if query.updated_before is not None:
+            bounds["$lt"] = _ango_time(query.updated_before)
+        if bounds:
+            conditions["updatedAt"] = bounds
+        return conditions
+
+    def _batch_ids(self, project: str, batch: str) -> list[str]:
+        """Batch ids for a batch name or id (task objects carry ids; people know names)."""
+        batches = self._batches.get(project, {})
+        wanted = batch.lower()
+        ids = [bid for bid, name in batches.items() if wanted in (bid.lower(), name.lower())]
+        if ids:
+            return ids
+        if not batches and _OBJECT_ID.fullmatch(batch):
+            return [batch]  # the project definition was not readable: an id still filters
+        listed = f"its batches are {_listed(batches.values())}" if batches else "it lists no batches"
+        raise self.fail(
+            "invalid_argument",
+            f"Ango project {project} has no batch {clean_upstream_text(batch, limit=40)!r}; {listed}.",
+        )
+
+    async def _task_page(
+        self,
+        path: str,
+        conditions: dict[str, Any],
+        page: int,
+        limit: int,
+        oldest_first: bool,
+        deadline: float,
+        project: str,
+        fields: str = _ROW_FIELDS,
+    ) -> dict[str, Any]:
+        params = {
+            "page": str(page),
+            "limit": str(limit),
+            "sort": "updatedAt" if oldest_first else "-updatedAt",
+            "includeAnswer": "false",
+            "fields": fields,
+            "filter": json.dumps(conditions, separators=(",", ":")),
+        }
+        return await self.get_json(path, params=params, deadline=deadline, what="project", ident=project)
+
+    async def _count_stages(
+        self,
+        matches: Matches,
+        path: str,
+        conditions: dict[str, Any],
+        stage_ids: list[str] | None,
+        stages: dict[str, AngoStage],
+        deadline: float,
+        project: str,
+    ) -> None:
+        """Counts by stage (and so by state) of the whole match, one `limit=1` read per stage."""
+        candidates = stage_ids if stage_ids is not None else list(stages)
+        if not candidates:
+            matches.counts_partial = "Counts could not be read: they need the project definition, which is unreadable."
+            return
+        totals: dict[str, int] = {}
+        failed: dict[str, str] = {}
+        if len(candidates) == 1:
+            totals[candidates[0]] = matches.total
+        else:
+            slots = anyio.Semaphore(COUNT_CONCURRENCY)
+
+            async def count(stage_id: str) -> None:
+                async with slots:
+                    try:
+                        data = await self._task_page(
+                            path, {**conditions, "stage": stage_id}, 1, 1, True, deadline, project, fields="_id"
+                        )
+                    except ProviderError as error:
+                        failed[stage_id] = error.kind
+                        return
+                    total = data.get("total")
+                    if isinstance(total, int) and not isinstance(total, bool):
+                        totals[stage_id] = total
+                    else:
+                        failed[stage_id] = "bad_response"
+
+            async with anyio.create_task_group() as group:
+                for stage_id in candidates[:FIND_COUNT_REQUESTS]:
+                    group.start_soon(count, stage_id)
+        by_state: dict[str, int] = {}
+        by_stage: dict[str, int] = {}
+        for stage_id in candidates:
+            if totals.get(stage_id):
+                stage = stage_in(stage_id, stages)
+                state = _STAGE_STATES.get(stage.type or "", "unknown")
+                by_stage[stage.name or stage_id] = by_stage.get(stage.name or stage_id, 0) + totals[stage_id]
+                by_state[state] = by_state.get(state, 0) + totals[stage_id]
+        if failed:
+            kinds = ", ".join(sorted(set(failed.values())))
+            names = _listed(stage_in(sid, stages).name or sid for sid in failed)
+            matches.notes.append(f"Counts of these stages could not be read ({kinds}): {names}; call again.")
+        unread = [stage_in(sid, stages).name or sid for sid in candidates if sid not in totals and sid not in failed]
+        if unread:
+            matches.counts_partial = (
+                f"Not counted (at most {FIND_COUNT_REQUESTS} stages a call): {_listed(unread)}; "
+                "find_tasks with stage=<name> gives one stage's total."
+            )
+        elif not failed and (other := matches.total - sum(by_stage.values())) > 0:
+            by_stage["other"] = other  # stages the project definition does not list
+            by_state["unknown"] = by_state.get("unknown", 0) + other
+        matches.by_state, matches.by_stage = by_state, by_stage
 
     def export_lock(self, project_id: str) -> anyio.Lock:
         """The lock that serializes exports of one project: Ango keeps one export file per project, so
@@ -464,6 +683,14 @@ class AngoClient(ProviderClient):
                 error,
             )
         return error
+
+
+def stage_in(stage_ref: str, stages: dict[str, AngoStage]) -> AngoStage:
+    """The stage a task's `stage` field names: a literal id, one of `stages` (by id, else by name), or
+    a bare id whose type is unknown."""
+    if stage_ref in _LITERAL_STAGES:
+        return AngoStage(id=stage_ref, name=stage_ref, type=stage_ref)
+    return stages.get(stage_ref) or next((s for s in stages.values() if s.name == stage_ref), AngoStage(id=stage_ref))
 
 
 def stage_state(stage: AngoStage | None, status: str | None) -> tuple[State, str | None]:
@@ -559,6 +786,22 @@ def _results(answer: dict[str, Any] | None, detailed: bool) -> TaskResults | Non
         counts={k: v for k, v in counts.items() if v},
         truncated=f"{left_out} smaller classes; response_format=detailed lists all" if left_out else None,
     )
+
+
+def _listed(names: Iterable[str], limit: int = 300) -> str:
+    """Names as one comma-separated line within `limit` characters, saying how many more there are."""
+    items = [clean_upstream_text(name, limit=60) for name in names]
+    shown: list[str] = []
+    for item in items:
+        if sum(len(s) + 2 for s in shown) + len(item) > limit:
+            return f"{', '.join(shown)} and {len(items) - len(shown)} more"
+        shown.append(item)
+    return ", ".join(shown)
+
+
+def _ango_time(moment: datetime) -> str:
+    """An instant the way Ango writes `updatedAt` (milliseconds, `Z`), so a range compares like for like."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def api_root(url: str) -> str:
