@@ -43,6 +43,10 @@ exit codes:
   130  interrupted (Ctrl-C)"""
 
 COMMANDS = ("serve", "sandbox", "call", "config", "doctor", "demo")
+TERMINAL_HINT = """\
+tasklens serve speaks MCP on stdin and stdout, for a client to start; a terminal has nothing to say to it.
+To use tasklens yourself: tasklens demo, tasklens call --list, tasklens config CLIENT. Ctrl-C stops it.
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,10 +131,11 @@ def _quiet_level() -> str:
 
 
 def _with_command(argv: list[str]) -> list[str]:
-    """`argv` with `serve` put in front when it names no command (bare `tasklens`, `tasklens --sandbox`)."""
-    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
-        return argv
-    return ["serve", *argv]
+    """`argv` with `serve` put in front when it starts with no command (bare `tasklens`, `tasklens
+    --sandbox`); a first word that is not a command is left for the parser to refuse."""
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        return ["serve", *argv]
+    return argv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,6 +191,8 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     from .transports import DEFAULT_HOST, DEFAULT_PORT, ListenError, listen, serve
 
     if not args.http:
+        if sys.stdin is not None and sys.stdin.isatty():
+            sys.stderr.write(TERMINAL_HINT)
         anyio.run(serve, config)
         return EXIT_OK
     host = args.host if args.host is not None else DEFAULT_HOST

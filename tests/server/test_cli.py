@@ -69,6 +69,7 @@ def test_ctrl_c_stops_serve_at_once_without_a_traceback(tmp_path: Path, http: bo
     assert ended.exit_code == 130, ended.output
     assert "Traceback" not in ended.output and "KeyboardInterrupt" not in ended.output
     assert ended.seconds < 5, ended  # stdio does not wait for a line of input that never comes
+    assert ("tasklens demo, tasklens call --list, tasklens config CLIENT" in ended.output) is not http
 
 
 def test_a_busy_port_is_one_sentence_and_exit_3(tmp_path: Path) -> None:
@@ -86,10 +87,12 @@ def test_a_busy_port_is_one_sentence_and_exit_3(tmp_path: Path) -> None:
     assert one_line(sandbox.stderr).startswith(f"tasklens sandbox: cannot listen on 127.0.0.1:{port}: the port is")
 
 
-def test_port_without_http_is_a_usage_error(tmp_path: Path) -> None:
+def test_port_without_http_is_a_usage_error_and_a_mistyped_command_is_named(tmp_path: Path) -> None:
     done = run([tasklens(), "serve", "--sandbox", "--port", "9999"], tmp_path)
     assert done.returncode == 2
     assert one_line(done.stderr) == "tasklens serve: --host and --port only apply with --http (stdio has no port)."
+    done = run([tasklens(), "serv"], tmp_path)
+    assert done.returncode == 2 and "invalid choice: 'serv'" in done.stderr
 
 
 def test_every_exit_code_is_in_the_epilog_and_the_readme() -> None:
