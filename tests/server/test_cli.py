@@ -124,7 +124,7 @@ def test_a_server_started_in_slash_refuses_local_paths_before_reading_them() -> 
 
 def test_poll_task_shows_progress_on_stderr_lines_and_as_a_bar_on_a_terminal(tmp_path: Path) -> None:
     argv = [tasklens(), "call", "--sandbox", "poll_task", "--provider", "deepomatic"]
-    argv += ["--task-ids", "270114611", "--wait-s", "3"]
+    argv += ["--task-ids", "270114611", "--wait-s", "2"]
     done = run(argv, tmp_path)
     assert done.returncode == 0
     progress = done.stderr.splitlines()
