@@ -14,6 +14,7 @@ token when TASKLENS_HTTP_TOKEN is set.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import io
 import logging
@@ -132,7 +133,7 @@ class _StdinLines(anyio.AsyncFile[str]):
         """Queue `line` for the server; False once the event loop has stopped and nobody reads."""
         try:
             asyncio.run_coroutine_threadsafe(self._lines.put(line), self._loop).result()
-        except (RuntimeError, asyncio.CancelledError):
+        except (RuntimeError, concurrent.futures.CancelledError):  # loop closed, or its tasks cancelled
             return False
         return True
 
