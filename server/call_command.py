@@ -7,13 +7,16 @@ sees what an agent gets. Flags come from the tool's own inputSchema in tools/lis
 this module.
 
 Output: aligned text by default (`tasklens.server.render`), or `--json` for the structured content as
-one line of JSON. When the server reports progress, stderr shows it: a redrawn bar on a terminal, one
-plain line per notification otherwise, so logs keep a trace.
+one line of JSON. Every call asks for progress (a `progressToken` in the request's `_meta`, as an MCP
+client over a wire sends one with its progress callback; the in-memory client does not add it itself),
+and stderr shows what the server reports: a redrawn bar on a terminal, one plain line per notification
+otherwise, so logs keep a trace.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +27,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, Tool
 
 from .render import clean, render_result
-from .tool_args import UsageError, parse_tool_arguments, tool_usage
+from .tool_args import UsageError, did_you_mean, parse_tool_arguments, tool_usage
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1  # the tool answered isError: the provider or upstream failed (the message says why)
@@ -46,12 +49,15 @@ options:
   -h, --help  this help, or a tool's arguments after its name
 
 Progress, when the server reports it, goes to stderr (a bar on a terminal, plain lines otherwise).
+Task ids to try with --sandbox: tasklens sandbox --tasks.
 
 exit codes:
-  0  the tool succeeded
-  1  the tool returned an error (provider or upstream problem; the message says what to do)
-  2  usage error: unknown tool, bad flag or value, or unusable configuration
+  0    the tool succeeded
+  1    the tool returned an error (provider or upstream problem; the message says what to do)
+  2    usage error: unknown tool, bad flag or value, or unusable configuration
+  130  interrupted (Ctrl-C)
 """
+PROGRESS_TOKEN = "tasklens-call"
 
 
 @dataclass
@@ -125,14 +131,26 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
-SUMMARY_LIMIT = 100
-
-
-def _summary(tool: Tool) -> str:
-    """A tool's one-line description: the first sentence of its description, capped."""
+def _summary(tool: Tool, limit: int | None = None) -> str:
+    """A tool's one-line description: the first sentence of its description, cut at a word boundary to
+    `limit` characters when one is given."""
     text = " ".join(clean(tool.description or tool.title or "").split())
     sentence = text.split(". ", 1)[0].rstrip(".")
-    return sentence if len(sentence) <= SUMMARY_LIMIT else sentence[: SUMMARY_LIMIT - 1] + "…"
+    if limit is None or len(sentence) <= limit:
+        return sentence
+    cut = sentence[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def _listing(tools: list[Tool], sandbox: bool) -> str:
+    """One line per tool, each description fitted to the terminal's width (80 columns when not a terminal)."""
+    width = max((len(t.name) for t in tools), default=0)
+    room = max(30, shutil.get_terminal_size().columns - width - 2)
+    lines = [f"{t.name:<{width}}  {_summary(t, room)}\n" for t in tools]
+    lines.append("\nA tool's arguments: tasklens call TOOL --help.")
+    if sandbox:
+        lines.append(" Task ids to try: tasklens sandbox --tasks.")
+    return "".join(lines) + "\n"
 
 
 def _text_of(result: CallToolResult) -> str:
@@ -154,13 +172,13 @@ async def run_call(server: MCPServer, request: CallRequest, out: TextIO, err: Te
                 listing = [{"name": t.name, "description": _summary(t)} for t in tools]
                 out.write(json.dumps(listing, ensure_ascii=False) + "\n")
             else:
-                width = max((len(t.name) for t in tools), default=0)
-                out.write("".join(f"{t.name:<{width}}  {_summary(t)}\n" for t in tools))
+                out.write(_listing(tools, request.sandbox))
             return EXIT_OK
         tool = next((t for t in tools if t.name == request.tool), None)
         if tool is None:
             names = ", ".join(t.name for t in tools)
-            err.write(f"tasklens call: no tool {request.tool!r}; the tools are {names} (tasklens call --list).\n")
+            hint = did_you_mean(request.tool or "", [t.name for t in tools])
+            err.write(f"tasklens call: no tool {request.tool!r}.{hint} The tools are {names} (tasklens call --list).\n")
             return EXIT_USAGE
         if request.help:
             out.write(tool_usage(tool.name, tool.description or "", tool.input_schema))
@@ -172,7 +190,9 @@ async def run_call(server: MCPServer, request: CallRequest, out: TextIO, err: Te
             return EXIT_USAGE
         progress = ProgressLine(err, err_tty)
         try:
-            result = await client.call_tool(tool.name, arguments, progress_callback=progress)
+            result = await client.call_tool(
+                tool.name, arguments, progress_callback=progress, meta={"progress_token": PROGRESS_TOKEN}
+            )
         finally:
             progress.close()
     if result.is_error:

@@ -32,7 +32,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
         "HTTP transport only: extra Host values to accept, comma-separated (name or name:port)"
     ),
     "TASKLENS_EXPORT_ROOTS": (
-        "folders summarize_export may read files from, separated by os.pathsep (default: the working directory)"
+        "folders summarize_export may read files from, separated by os.pathsep "
+        "(default: the working directory, unless it is / or the home directory)"
     ),
     "TASKLENS_EXPORT_HELPER": (
         "0 to read large local exports in one process "
@@ -48,8 +49,17 @@ class ConfigError(ValueError):
     """A variable is set to a value tasklens cannot use; the message names it and the accepted values."""
 
 
-def _cwd_roots() -> tuple[str, ...]:
-    return (os.getcwd(),)
+def default_export_roots(cwd: str | None = None, home: str | None = None) -> tuple[str, ...]:
+    """The working directory, unless it is the home directory or one of its parents (`/` included).
+
+    A client started from a desktop runs its servers in `/` or in the home directory, where a root would
+    open SSH keys and every other file of the account to a prompt-injected path; there the default is no
+    root at all, and local paths are refused with a sentence naming TASKLENS_EXPORT_ROOTS."""
+    cwd = os.path.realpath(cwd if cwd is not None else os.getcwd())
+    home = os.path.realpath(home if home is not None else os.path.expanduser("~"))
+    if os.path.dirname(cwd) == cwd or os.path.commonpath([cwd, home]) == cwd:
+        return ()
+    return (cwd,)
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class Config:
     log_level: str = "INFO"
     http_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log line
     http_allowed_hosts: tuple[str, ...] = ()
-    export_roots: tuple[str, ...] = field(default_factory=_cwd_roots)
+    export_roots: tuple[str, ...] = field(default_factory=default_export_roots)
     export_helper: bool = True
 
 
@@ -115,10 +125,10 @@ def _allowed_hosts(raw: str) -> tuple[str, ...]:
 
 
 def _export_roots(raw: str) -> tuple[str, ...]:
-    """The folders summarize_export may read (absolute, symlinks resolved); the working directory by default."""
+    """The folders summarize_export may read (absolute, symlinks resolved); `default_export_roots()` when unset."""
     parts = [part.strip() for part in raw.split(os.pathsep) if part.strip()]
     if not parts:
-        return _cwd_roots()
+        return default_export_roots()
     roots = []
     for part in parts:
         path = os.path.realpath(os.path.expanduser(part))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 from typing import Any
@@ -21,8 +22,10 @@ from tasklens.tools.providers import PROVIDERS, SPECS_BY_NAME
 
 from .sandbox import CATALOG, CatalogEntry
 from .sandbox.catalog import ANGO_PROJECT
+from .tool_args import as_flags
 
 TASKS_PER_PROVIDER = 3
+RESULT_WIDTH = 160  # characters of a result shown; the printed command shows all of it
 
 
 def _write(text: str = "") -> None:
@@ -74,13 +77,22 @@ def _demo_calls() -> list[tuple[str, dict[str, Any], str, bool]]:
 
 
 def _render(result: CallToolResult) -> str:
+    """The result on one line: an error's sentence whole, a result's JSON cut to `RESULT_WIDTH`."""
     text = "".join(block.text for block in result.content if isinstance(block, TextContent))
     if result.is_error:
         return f"  isError: {text}"
     try:
-        return "  " + json.dumps(json.loads(text), ensure_ascii=False)
+        text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
     except json.JSONDecodeError:
+        pass
+    if len(text) <= RESULT_WIDTH:
         return "  " + text
+    return f"  {text[: RESULT_WIDTH - 1]}… ({len(text):,} characters)"
+
+
+def _command(tool: str, arguments: dict[str, Any]) -> str:
+    """The `tasklens call` line that makes the same call and shows its whole result."""
+    return shlex.join(["tasklens", "call", "--sandbox", tool, *as_flags(arguments)])
 
 
 async def run_demo() -> int:
@@ -98,8 +110,7 @@ async def run_demo() -> int:
         _write(f"connected in {time.perf_counter() - started:.1f} s; tools: {', '.join(t.name for t in tools)}\n")
         for tool, arguments, why, expect_error in _demo_calls():
             result = await client.call_tool(tool, arguments)
-            shown = ", ".join(f"{k}={v}" for k, v in arguments.items())
-            _write(f"{tool}({shown})  — {why}")
+            _write(f"{why}:\n  $ {_command(tool, arguments)}")
             _write(_render(result))
             if bool(result.is_error) != expect_error:
                 failures += 1

@@ -160,6 +160,11 @@ def render(diagnoses: list[Diagnosis], *, sandbox: bool) -> str:
         counts[d.status] = counts.get(d.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     lines += ["", summary + "."]
+    if counts.get("not configured") == len(diagnoses):
+        lines.append(
+            "Nothing to check: set the key of a provider you use (`tasklens config CLIENT` prints a client "
+            "configuration with every variable), or try the simulated providers: tasklens doctor --sandbox"
+        )
     return "\n".join(lines) + "\n"
 
 

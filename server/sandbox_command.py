@@ -9,6 +9,7 @@ import anyio
 from tasklens.tools.providers import SPECS
 
 from .sandbox import CATALOG, SANDBOX_KEYS, Sandbox, serve_on_loopback
+from .transports import LISTEN_ERRNOS, listen_failure
 
 
 def usage_lines(sandbox: Sandbox, origin: str) -> list[str]:
@@ -24,7 +25,8 @@ def usage_lines(sandbox: Sandbox, origin: str) -> list[str]:
             pairs = (f"{spec.default_variable(field)}={value}" for field, value in spec.sandbox_defaults.items())
             lines.append(f"  export {' '.join(pairs)}")
     lines.append(
-        f"Seeded tasks ({len(CATALOG)} scenarios): GET {origin}/_sandbox/catalog; faults: POST {origin}/_sandbox/faults"
+        f"Seeded tasks ({len(CATALOG)} scenarios): tasklens sandbox --tasks, or GET {origin}/_sandbox/catalog; "
+        f"faults: POST {origin}/_sandbox/faults"
     )
     return lines
 
@@ -38,9 +40,25 @@ async def _serve(port: int) -> None:
 
 
 def run_sandbox(port: int) -> int:
-    """Serve until interrupted (the same server the tests use, so every fault kind works)."""
+    """Serve until interrupted (the same server the tests use, so every fault kind works); 3 when the
+    port cannot be bound."""
     try:
         anyio.run(_serve, port)
-    except KeyboardInterrupt:
-        pass
+    except OSError as error:
+        if error.errno not in LISTEN_ERRNOS:
+            raise
+        sys.stderr.write(f"tasklens sandbox: cannot listen on 127.0.0.1:{port}: {listen_failure(error)}.\n")
+        return 3
+    return 0
+
+
+def print_tasks() -> int:
+    """The seeded tasks, one line each, to try with `tasklens call --sandbox` (no server needed)."""
+    width = max(len(entry.task_id) for entry in CATALOG)
+    for entry in CATALOG:
+        sys.stdout.write(f"{entry.provider:<10}  {entry.task_id:<{width}}  {entry.scenario}\n")
+    sys.stdout.write(
+        "\nTry one: tasklens call --sandbox get_task --provider deepomatic --task-id 269999729 "
+        "(Send.ai tasks use the sandbox's default team and project).\n"
+    )
     return 0

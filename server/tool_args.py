@@ -9,6 +9,7 @@ message says what to type instead, before any call is made.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -67,7 +68,8 @@ def parse_tool_arguments(tool: str, tokens: Sequence[str], schema: Mapping[str, 
             if properties[name]["type"] != "boolean" or has_value:
                 raise UsageError(f"{text} only works for a true/false argument. {_listing(tool, properties)}")
         if name is None:
-            raise UsageError(f"{tool} has no argument {text}. {_listing(tool, properties)}")
+            hint = did_you_mean(text, [flag(known) for known in properties])
+            raise UsageError(f"{tool} has no argument {text}.{hint} {_listing(tool, properties)}")
         prop = properties[name]
         if prop["type"] == "boolean":
             if negated:
@@ -96,6 +98,28 @@ def parse_tool_arguments(tool: str, tokens: Sequence[str], schema: Mapping[str, 
     if missing:
         raise UsageError(f"{tool} needs {' and '.join(missing)}. {_listing(tool, properties)}")
     return arguments
+
+
+def did_you_mean(word: str, choices: Sequence[str] | Mapping[str, Any]) -> str:
+    """` Did you mean X?` for the closest of `choices` to a mistyped `word`, or nothing."""
+    spelled = {str(choice).casefold(): str(choice) for choice in choices}
+    close = difflib.get_close_matches(word.casefold(), list(spelled), n=1, cutoff=0.6)
+    return f" Did you mean {spelled[close[0]]}?" if close else ""
+
+
+def as_flags(arguments: Mapping[str, Any]) -> list[str]:
+    """An arguments object as the `--name value` tokens that `parse_tool_arguments` reads back."""
+    tokens: list[str] = []
+    for name, value in arguments.items():
+        if isinstance(value, bool):
+            tokens.append(flag(name) if value else "--no-" + flag(name)[2:])
+        elif isinstance(value, list) and all(isinstance(item, (str, int, float)) for item in value):
+            tokens += [flag(name), ",".join(str(item) for item in value)]
+        elif isinstance(value, (dict, list)):
+            tokens += [flag(name), json.dumps(value, ensure_ascii=False)]
+        else:
+            tokens += [flag(name), str(value)]
+    return tokens
 
 
 def _listing(tool: str, properties: Mapping[str, Any]) -> str:
@@ -143,15 +167,22 @@ def _coerce(text: str, prop: Mapping[str, Any], raw: str) -> Any:
     elif kind == "boolean":
         value = _boolean(text, raw)
     else:
-        value = raw
+        value = _choice(prop, raw)
     _check_bounds(text, prop, value)
     return value
+
+
+def _choice(prop: Mapping[str, Any], raw: str) -> str:
+    """`raw`, spelled as the enum spells it when they differ only in case (`--provider Ango`)."""
+    matches = [c for c in prop.get("enum") or [] if isinstance(c, str) and c.casefold() == raw.strip().casefold()]
+    return matches[0] if len(matches) == 1 else raw
 
 
 def _check_bounds(text: str, prop: Mapping[str, Any], value: Any) -> None:
     choices = prop.get("enum")
     if choices and value not in choices:
-        raise UsageError(f"{text} must be one of {', '.join(str(c) for c in choices)} (got {value!r}).")
+        hint = did_you_mean(str(value), [str(c) for c in choices])
+        raise UsageError(f"{text} must be one of {', '.join(str(c) for c in choices)} (got {value!r}).{hint}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high = prop.get("minimum"), prop.get("maximum")
         if low is not None and value < low:

@@ -1,9 +1,11 @@
 """The client manifests and the MCP registry entry keep their promises.
 
-Every file in manifests/ parses; every variable any of them names is one the server reads
-(`ENVIRONMENT_VARIABLES`); every command they start is `tasklens serve` with arguments the CLI accepts;
-and server.json validates against the registry's published schema (vendored in tests/schemas/, pinned
-by its sha256) and matches the package that pyproject.toml builds.
+Every client file in manifests/ is exactly what `tasklens config CLIENT` prints, with placeholders for
+the two paths only a person's machine knows; every variable any of them names is one the server reads
+(`ENVIRONMENT_VARIABLES`); every command they start is `tasklens serve` by an absolute path with
+arguments the CLI accepts, with an export root set; and server.json validates against the registry's
+published schema (vendored in tests/schemas/, pinned by its sha256) and matches the package that
+pyproject.toml builds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import pytest
 from support.paths import ROOT
 from tasklens.server import __version__
 from tasklens.server.cli import _parser
+from tasklens.server.client_config import PROVIDER_VARIABLES, launch, render
 from tasklens.server.config import ENVIRONMENT_VARIABLES
+from tasklens.server.transports import DEFAULT_HOST, DEFAULT_PORT
 from tasklens.tools.providers import SPECS
 
 MANIFESTS = ROOT / "manifests"
@@ -30,6 +34,8 @@ SCHEMA_PATH = ROOT / "tests" / "schemas" / "server.schema.json"
 # sha256 of https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json
 SCHEMA_SHA256 = "3fba09590c99f61735d234822279f4223fab9e300c0a81e81c91ab62a4114de0"
 CLIENT_FILES = ("claude_desktop_config.json", "cursor.mcp.json", "vscode.mcp.json", "claude_code.sh")
+PLACEHOLDER_COMMAND = "/absolute/path/to/.venv/bin/tasklens"
+PLACEHOLDER_ROOT = "/absolute/path/to/exports"
 
 
 def load(name: str) -> Any:
@@ -132,16 +138,37 @@ def test_client_manifests_start_tasklens_serve_with_variables_the_server_reads(
     entry: tuple[str, list[str], dict[str, str]],
 ) -> None:
     _, command, env = entry
-    assert command[0] == "tasklens"
+    assert command[0] == PLACEHOLDER_COMMAND  # an absolute path: clients do not see a virtual environment's PATH
     assert _parser().parse_args(command[1:]).command == "serve"
     assert set(env) <= set(ENVIRONMENT_VARIABLES), set(env) - set(ENVIRONMENT_VARIABLES)
-    assert any(name.endswith("_API_KEY") for name in env) or "--sandbox" in command
+    if "--sandbox" not in command:
+        assert set(PROVIDER_VARIABLES) <= set(env)
+        assert env["TASKLENS_EXPORT_ROOTS"] == PLACEHOLDER_ROOT  # a client's working directory is no root
+
+
+@pytest.mark.parametrize(
+    "client, name",
+    [("claude-desktop", "claude_desktop_config.json"), ("cursor", "cursor.mcp.json"), ("vscode", "vscode.mcp.json")],
+)
+def test_client_manifests_are_what_tasklens_config_prints(client: str, name: str) -> None:
+    spec = launch(sandbox=False, export_roots=[PLACEHOLDER_ROOT], command=PLACEHOLDER_COMMAND)
+    assert (MANIFESTS / name).read_text() == render(client, spec)
+
+
+def test_claude_code_manifest_lines_are_what_tasklens_config_prints() -> None:
+    lines = (MANIFESTS / "claude_code.sh").read_text().splitlines()
+    keys = render("claude-code", launch(sandbox=False, export_roots=[PLACEHOLDER_ROOT], command=PLACEHOLDER_COMMAND))
+    sandbox = render("claude-code", launch(sandbox=True, export_roots=[], command=PLACEHOLDER_COMMAND))
+    assert keys.rstrip("\n") in lines
+    assert "#   " + sandbox.rstrip("\n").replace("add tasklens ", "add tasklens-sandbox ") in lines
 
 
 def test_vscode_inputs_back_every_reference_and_hide_the_keys() -> None:
     vscode = load("vscode.mcp.json")
     inputs = {item["id"]: item for item in vscode["inputs"]}
     for name, value in vscode["servers"]["tasklens"]["env"].items():
+        if name == "TASKLENS_EXPORT_ROOTS":  # a path, not a secret: written out
+            continue
         (reference,) = re.findall(r"\$\{input:([^}]+)\}", value)
         assert reference in inputs, reference
         assert inputs[reference]["type"] == "promptString"
@@ -151,5 +178,4 @@ def test_vscode_inputs_back_every_reference_and_hide_the_keys() -> None:
 def test_claude_code_http_line_points_at_what_serve_http_serves() -> None:
     (http,) = [words for words in claude_code_commands() if "--transport" in words]
     assert http[http.index("--transport") + 1] == "http"
-    defaults = _parser().parse_args(["serve", "--http"])
-    assert http[-1] == f"http://{defaults.host}:{defaults.port}/mcp"
+    assert http[-1] == f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/mcp"

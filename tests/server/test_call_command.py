@@ -25,7 +25,7 @@ from tasklens.server.call_command import CallRequest, parse_call_argv, run_call
 from tasklens.server.cli import main
 from tasklens.server.render import render_result
 from tasklens.server.sandbox.catalog import CATALOG
-from tasklens.server.tool_args import UsageError, parse_tool_arguments
+from tasklens.server.tool_args import UsageError, as_flags, parse_tool_arguments
 
 pytestmark = pytest.mark.anyio
 
@@ -48,9 +48,10 @@ async def test_text_output_is_aligned_and_json_output_is_the_structured_content(
     provider = next(line for line in lines if line.startswith("provider "))
     assert state.split() == ["state", "succeeded"]
     assert state.index("succeeded") == provider.index("deepomatic")  # values share one column
-    assert "results.predictions:" in lines
-    header = lines[lines.index("results.predictions:") + 1]
-    assert header.split() == ["label", "score"] and "golden retriever" in text
+    results = lines.index("results:")
+    assert lines[results + 1].split() == ["counts", "predicted:", "1,", "discarded:", "0"]
+    predictions = lines.index("  predictions:")  # one prediction: its own lines, not a one-row table
+    assert lines[predictions + 1 :] == ["    label  golden retriever", "    score  0.953"]
 
     code, out, err = await run_cli(["call", *DEEPOMATIC_TASK, "--json", "--sandbox"], capsys)
     assert code == 0 and err == ""
@@ -72,14 +73,22 @@ async def test_a_tool_error_exits_1_with_the_sentence_on_stderr(capsys: pytest.C
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["call", "--sandbox", "get_tsk"], "no tool 'get_tsk'; the tools are get_task"),
+        (["call", "--sandbox", "get_tsk"], "no tool 'get_tsk'. Did you mean get_task? The tools are get_task"),
         (
             ["call", "--sandbox", "get_task", "--provider", "ango", "--task-id", "x", "--colour", "red"],
             "get_task has no argument --colour. Its arguments: --provider, --task-id, --team-id",
         ),
         (
+            ["call", "--sandbox", "get_task", "--provider", "ango", "--taskid", "x"],
+            "get_task has no argument --taskid. Did you mean --task-id? Its arguments:",
+        ),
+        (
             ["call", "--sandbox", "get_task", "--provider", "acme", "--task-id", "x"],
-            "--provider must be one of ango, deepomatic, sendai, maxsight",
+            "--provider must be one of ango, deepomatic, sendai, maxsight (got 'acme').\n",
+        ),
+        (
+            ["call", "--sandbox", "get_task", "--provider", "deepomatc", "--task-id", "x"],
+            "(got 'deepomatc'). Did you mean deepomatic?",
         ),
         (["call", "--sandbox", "get_task", "--provider", "ango"], "get_task needs --task-id"),
         (["call", "--sandbox", "get_task", "--provider"], "--provider needs a value"),
@@ -115,7 +124,7 @@ async def test_list_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--provider {ango,deepomatic,sendai,maxsight}" in out and "--response-format" in out
     assert "default concise" in out and "required" in out
     code, out, _ = await run_cli(["call", "--help"], capsys)
-    assert code == 0 and "exit codes:" in out and "2  usage error" in out
+    assert code == 0 and "exit codes:" in out and "2    usage error" in out and "130  interrupted" in out
 
 
 class Echo(BaseModel):
@@ -230,7 +239,7 @@ async def test_a_poll_shows_every_id_with_its_group(capsys: pytest.CaptureFixtur
     code, text, err = await run_cli(
         ["call", "--sandbox", "poll_task", "--provider", "ango", "--task-ids", ",".join(ango), "--wait-s", "0"], capsys
     )
-    assert code == 0 and err == ""
+    assert code == 0 and all(line.startswith("progress ") for line in err.splitlines())
     lines = text.splitlines()
     header = lines[lines.index("tasks:") + 1]
     assert header.split() == ["state", "terminal", "changed", "ids"]
@@ -251,3 +260,75 @@ def test_list_columns_go_last_and_the_last_column_is_not_cut() -> None:
     ]
     last = render_result({"rows": [{"a": "z", "detail": long}]}).splitlines()[-1]
     assert last.endswith(long)
+
+
+def test_sections_become_tables_and_a_list_of_one_is_its_own_lines() -> None:
+    """An export summary's shape: names mapped to records become one table headed by the key; a list of
+    one object is key/value lines (a one-row table would run a long cell off the screen); a nested
+    object in a table cell is cut, the rest of the row stays readable."""
+    data = {
+        "assets": 3,
+        "kinds": {"box": 2, "point": 1},
+        "classes": {"Car": {"instances": 12, "assets": 2}, "Person": {"instances": 3, "assets": 1}},
+        "questions": {"Weather": {"answered": 2, "answers": {"Sun": 1, "Rain": 1}}},
+        "people": {"labelers": {"a@x.io": {"tasks": 2}, "b@x.io": {"tasks": 1}}},
+        "entries": [{"stage": "Label", "answer": {"objects": [{"id": "o1"}] * 200, "note": "x" * 500}}],
+        "rows": [{"at": "t1", "changes": {"added": 24, "objects": [{"id": 1}, {"id": 2}]}}, {"at": "t2"}],
+    }
+    assert render_result(data).splitlines() == [
+        "assets  3",
+        "kinds   box: 2, point: 1",
+        "",
+        "classes  instances  assets",
+        "Car             12       2",
+        "Person           3       1",
+        "",
+        "questions  answered  answers",
+        "Weather           2  Sun: 1, Rain: 1",
+        "",
+        "people:",
+        "  labelers  tasks",
+        "  a@x.io        2",
+        "  b@x.io        1",
+        "",
+        "entries:",
+        "  stage  Label",
+        "",
+        "  answer:",
+        "    note  " + "x" * 500,
+        "",
+        "    objects:",
+        "      id",
+        *["      o1"] * 200,
+        "",
+        "rows:",
+        "  at  changes",
+        "  t1  added: 24, objects: [2 items]",
+        "  t2",
+    ]
+
+
+def test_as_flags_reads_back_as_the_same_arguments() -> None:
+    """The demo prints each call as the `tasklens call` line that repeats it."""
+    schema = {
+        "properties": {
+            "provider": {"enum": ["ango", "deepomatic"]},
+            "task_ids": {"type": "array", "items": {"type": "string"}},
+            "wait_s": {"type": "number"},
+            "top_k": {"type": "integer"},
+            "verbose": {"type": "boolean"},
+            "quiet": {"type": "boolean"},
+            "filters": {"type": "object"},
+        }
+    }
+    arguments = {
+        "provider": "deepomatic",
+        "task_ids": ["1", "2"],
+        "wait_s": 0.5,
+        "top_k": 5,
+        "verbose": True,
+        "quiet": False,
+        "filters": {"stage": "Label"},
+    }
+    assert parse_tool_arguments("t", as_flags(arguments), schema) == arguments
+    assert parse_tool_arguments("t", ["--provider", "ANGO"], schema) == {"provider": "ango"}

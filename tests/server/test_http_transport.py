@@ -4,6 +4,7 @@ raw HTTP requests for each refusal and acceptance, and a real MCP client carryin
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -134,7 +135,7 @@ async def test_token_is_required_on_every_request_and_never_logged(tmp_path: Pat
 
 async def test_serve_warns_when_bound_beyond_loopback(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
     """`serve` on 0.0.0.0 without a token says so at WARNING, and wraps the app only when a token is set
-    (uvicorn is stubbed: nothing is bound, so nothing is exposed by this test)."""
+    (uvicorn is stubbed and the socket it gets never listens, so nothing is exposed by this test)."""
     import uvicorn
 
     served: list[Any] = []
@@ -144,7 +145,8 @@ async def test_serve_warns_when_bound_beyond_loopback(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(uvicorn.Server, "serve", fake_serve)
     caplog.set_level("INFO", logger="tasklens")
-    await transports.serve(load_config({}, sandbox=True), http=True, host="0.0.0.0", port=8765)
+    with unlistened_socket() as sock:
+        await transports.serve(load_config({}, sandbox=True), sock, host="0.0.0.0")
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("beyond loopback" in w and "TASKLENS_HTTP_TOKEN is not set" in w for w in warnings)
     assert any("TASKLENS_HTTP_ALLOWED_HOSTS" in w for w in warnings)
@@ -152,10 +154,18 @@ async def test_serve_warns_when_bound_beyond_loopback(monkeypatch: pytest.Monkey
 
     caplog.clear()
     config = load_config({"TASKLENS_HTTP_TOKEN": TOKEN, "TASKLENS_HTTP_ALLOWED_HOSTS": "mcp.example.com"}, sandbox=True)
-    await transports.serve(config, http=True, host="0.0.0.0", port=8765)
+    with unlistened_socket() as sock:
+        await transports.serve(config, sock, host="0.0.0.0")
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     assert isinstance(served[-1], BearerTokenGuard) and TOKEN not in repr(served[-1])
     assert TOKEN not in caplog.text and TOKEN not in repr(config)
+
+
+def unlistened_socket() -> socket.socket:
+    """A socket bound to a free loopback port that accepts nothing: `serve` reads only its port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def test_loopback_and_allowed_host_rules() -> None:

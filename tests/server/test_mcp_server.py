@@ -119,6 +119,8 @@ def test_demo_command_runs_end_to_end() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "all calls behaved as expected" in completed.stdout
     for provider in ("ango", "deepomatic", "sendai", "maxsight"):
-        assert f"provider={provider}" in completed.stdout
+        assert f"$ tasklens call --sandbox get_task --provider {provider} --task-id " in completed.stdout
     assert "isError:" in completed.stdout
-    assert "summarize_export(source=ango:" in completed.stdout and '"assets": ' in completed.stdout
+    assert "$ tasklens call --sandbox summarize_export --source ango:" in completed.stdout
+    assert '"assets":' in completed.stdout
+    assert max(len(line) for line in completed.stdout.splitlines()) <= 200  # results are cut, commands shown

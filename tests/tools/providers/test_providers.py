@@ -1,6 +1,6 @@
 """Each provider client against the sandbox over real loopback HTTP.
 
-The expected states come from the table below (README's state mapping), applied to the raw payload the
+The expected states come from the table below (docs/state-mapping.md), applied to the raw payload the
 test fetches itself, so a client's misreading of a provider cannot hide behind its own mapping code.
 """
 
