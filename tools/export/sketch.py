@@ -49,6 +49,18 @@ class Sketch:
         if len(values) > self._exact_limit:
             self._fold()
 
+    def add_all(self, values: list[float]) -> None:
+        """Add `values` in order: the same sketch as one `add` each, in one pass over the list."""
+        kept = [value for value in values if value >= 0]
+        total = self.total
+        for value in kept:  # one addition after the other, as `add` sums them
+            total += value
+        self.total = total
+        self.count += len(kept)
+        self._values += kept
+        if len(self._values) > self._exact_limit:
+            self._fold()
+
     def _fold(self) -> None:
         """Move the held values into buckets, all at once (one comprehension beats a call per value)."""
         values = self._values
