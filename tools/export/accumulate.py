@@ -81,8 +81,18 @@ class Accumulator:
 
     # ---- entry ---------------------------------------------------------------------------------
     def add_all(self, assets: Iterable[Asset]) -> None:
-        for asset in assets:
-            self.add(asset)
+        batch = assets if isinstance(assets, list) else list(assets)
+        if self.filters.active or None in [asset.task for asset in batch]:
+            for asset in batch:
+                self.add(asset)
+        else:  # every record an asset of the current generation, taken at once
+            if self._generation != "current":
+                self._count()
+                self._generation = "current"
+            first = self.records - self._segment_start + 1
+            self.records += len(batch)
+            self._pending += batch
+            self._positions += range(first, first + len(batch))
         self.flush()
 
     def add(self, asset: Asset) -> None:

@@ -75,6 +75,8 @@ class AnomaliesSection:
             return
         self.durations.add_all([ms for _, ms in timed])
         longest = self.longest
+        if len(longest) == MAX_EXAMPLES:  # only as long as the shortest kept, or longer, can enter
+            timed = [(i, ms) for i, ms in timed if ms >= longest[0][0]]
         segment, positions = columns.segment, columns.positions
         for i, ms in timed:
             place = (-segment, -positions[i])

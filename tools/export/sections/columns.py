@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from ..records import GEOMETRY_KINDS, NULL_RAW, Asset, HistoryEntry, Relation, Tool, raw_present
-from .common import Name, Order, RecordRef, number, text
+from .common import Name, Order, RecordRef, number, numbers, text
 
 _STR = frozenset({str})
 _NAMES = frozenset({str, type(None)})
@@ -173,21 +173,21 @@ def _current(columns: Columns) -> None:
     columns.tools = [task.tools or _NO_TOOLS for task in tasks]
     columns.questions = [task.classifications or _NO_QUESTIONS for task in tasks]
     columns.relations = list(chain.from_iterable(task.relations for task in tasks if task.relations))
-    brushes = [_url(task.brushDataUrl) for task in tasks]
-    medical = [_url(task.medicalBrushDataUrl) for task in tasks]
+    brushes = [type(url) is str and url != "" for url in [task.brushDataUrl for task in tasks]]
+    medical = [type(url) is str and url != "" for url in [task.medicalBrushDataUrl for task in tasks]]
     if any(brushes):
         columns.present.add("brush")
     if any(medical):
         columns.present.add("medical_brush")
     columns.masked = [a or b for a, b in zip(brushes, medical, strict=True)]
-    columns.totals = [number(task.totalDuration) for task in tasks]
-    columns.consensus = [number(task.consensusAverage) for task in tasks]
-    for task in tasks:
-        for detail in task.consensusDetailed or ():
-            score = number(detail.score)
-            if score is not None:
-                key = text(detail.title) or text(detail.schemaId) or "(untitled)"
-                columns.consensus_classes.append((key, score))
+    columns.totals = numbers([task.totalDuration for task in tasks])
+    columns.consensus = numbers([task.consensusAverage for task in tasks])
+    details = list(chain.from_iterable(task.consensusDetailed for task in tasks if task.consensusDetailed))
+    columns.consensus_classes = [
+        (text(detail.title) or text(detail.schemaId) or "(untitled)", score)
+        for detail, score in zip(details, numbers([detail.score for detail in details]), strict=True)
+        if score is not None
+    ]
     histories = [task.stageHistory for task in tasks]
     if any(history is not None for history in histories):
         columns.present.add("history")
@@ -195,7 +195,7 @@ def _current(columns: Columns) -> None:
 
 
 def _url(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
+    return isinstance(value, str) and value != ""
 
 
 def _history(columns: Columns, histories: list[list[HistoryEntry] | None]) -> None:
@@ -287,9 +287,12 @@ def _tool_columns(columns: Columns) -> None:
     columns.tool_asset = list(chain.from_iterable(map(repeat, range(len(tools)), map(len, tools))))
     keys = [tool.title for tool in flat]
     types = set(map(type, keys))
-    if types <= _NAMES:  # (the common case: titles, some missing)
+    if types <= _NAMES:  # (the common case: titles, some missing, whose schemaId is the key)
         if types != _STR or "" in keys:
-            keys = [key or class_key(tool) for key, tool in zip(keys, flat, strict=True)]
+            keys = [
+                key or (schema if type(schema := tool.schemaId) is str and schema else class_key(tool))
+                for key, tool in zip(keys, flat, strict=True)
+            ]
     else:
         keys = [key if type(key) is str and key else class_key(tool) for key, tool in zip(keys, flat, strict=True)]
     columns.tool_keys = keys

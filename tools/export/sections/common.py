@@ -44,6 +44,14 @@ def number(value: Any) -> float | None:
     return None
 
 
+def numbers(values: list[Any]) -> list[float | None]:
+    """`number` of each value, without a call for each JSON number (most of them)."""
+    return [
+        float(value) if type(value) is int or (type(value) is float and value == value) else number(value)
+        for value in values
+    ]
+
+
 def bounded(table: dict[str, Any], key: str) -> str:
     """The key `key` is counted under in `table`: itself, or "(other)" once the table is full."""
     return key if key in table or len(table) < MAX_KEYS else OTHER

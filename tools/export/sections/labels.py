@@ -8,7 +8,9 @@ rarest fold into "(other)" (checked at 1.5x the bound, so a fold runs rarely).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
+from operator import sub
 
 from ...results.compact import Compact
 from ..records import raw_present
@@ -73,7 +75,7 @@ class LabelsSection:
         self._bound()
 
     def _entries(self, columns: Columns) -> None:
-        """Column-wise over the batch's tool entries: a set of (asset, class, object id) tuples and
+        """Column-wise over the batch's tool entries: the distinct (asset, class, object id) tuples and
         `Counter.update`, which count in C, instead of a Python loop per entry."""
         keys = columns.tool_keys
         if not keys:
@@ -83,7 +85,7 @@ class LabelsSection:
         if not set(map(type, ids)) <= _ID_TYPES:  # an entry without a usable id is its own object
             ids = [value if type(value) in _ID_TYPES else (None, n) for n, value in enumerate(ids)]
         owners = columns.tool_asset
-        objects = set(zip(owners, keys, ids, strict=True))
+        objects = dict.fromkeys(zip(owners, keys, ids, strict=True))  # in asset order, as the entries
         instances = Counter(keys)
         self.class_instances.update(instances)
         self.class_assets.update(map(SECOND, set(zip(owners, keys, strict=True))))
@@ -95,10 +97,10 @@ class LabelsSection:
             self.objects_per_asset.update(map(len, columns.tools))
             return
         self.class_objects.update(map(SECOND, objects))
-        per_asset = Counter(map(FIRST, objects))  # of the assets with entries
-        self.objects_per_asset.update(per_asset.values())
-        if len(per_asset) < len(columns):
-            self.objects_per_asset[0] += len(columns) - len(per_asset)
+        # each asset's objects are a run of the ordered owners: its length is the asset's count
+        owned = list(map(FIRST, objects))
+        edges = [bisect_left(owned, asset) for asset in range(len(columns) + 1)]
+        self.objects_per_asset.update(map(sub, edges[1:], edges[:-1]))
 
     def merge(self, other: LabelsSection) -> None:
         for table, theirs in (

@@ -9,7 +9,7 @@ another); `text` questions count answers and their length. Past `MAX_QUESTIONS` 
 from __future__ import annotations
 
 from collections import Counter
-from itertools import chain, compress, repeat
+from itertools import chain, compress, islice, repeat
 from typing import Any
 
 import msgspec
@@ -37,8 +37,8 @@ class Answers(Compact):
 
 
 class QuestionsSection:
-    """Counts answers per path and option. A batch's occurrences of each distinct (parent, raw
-    question) are counted in C and held as pending; they reach the tables (`answered`, `answers`,
+    """Counts answers per path and option. The occurrences of each distinct (parent, raw question)
+    are counted in C into a pending table; they reach the tables (`answered`, `answers`,
     `text_chars`, which settle them when read) once per distinct question rather than once per batch,
     and always before a table could pass its bound, so every fold sees the counts it would one batch
     at a time."""
@@ -92,16 +92,16 @@ class QuestionsSection:
         pieces = b"\x00".join(raws).split(b"\x00")
         if len(pieces) != len(raws):  # not JSON after all: copy one by one
             pieces = [bytes(raw) for raw in raws]
-        batch = Counter(zip(parents, pieces, strict=True))
-        cache, growth = self.events, self._growth
-        for key in batch.keys() - self._pending.keys():
+        pending, cache, growth = self._pending, self.events, self._growth
+        known = len(pending)
+        pending.update(zip(parents, pieces, strict=True))
+        for key in islice(pending, known, None):  # the questions first met in this batch
             events = cache.get(key)
             if events is None:
                 events = cache[key] = self._walk(*key)
             self._pending_events[key] = events
             growth[0] += len(events[0])
             growth[1] += len(events[1])
-        self._pending.update(batch)
         if (
             len(self._pending) >= QUESTION_CACHE
             or len(self._answered) + growth[0] > MAX_QUESTIONS * 3 // 2
