@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ...results.compact import Compact
 from ..sketch import Sketch
-from .columns import Columns, Visits
+from .columns import Columns
 from .common import entry
 from .render import Rendering, name, rate, top
 
@@ -63,12 +63,20 @@ class PeopleSection:
         self.reviewers: dict[str, PersonStat] = {}
 
     def count(self, columns: Columns) -> None:
+        """One pass over the batch's visits, grouping durations and verdicts by person; then each
+        person's figures are added once."""
         visits = columns.visits
         if not visits.stage:
             return
         labeled: dict[str, list[float | None]] = {}
         reviewed: dict[str, tuple[list[float | None], list[str]]] = {}
-        for who, ms, status, labeling in zip(visits.who, visits.ms, visits.status, visits.labeling, strict=True):
+        judged: dict[str, list[str]] = {}  # the statuses of the reviews that judged a labeler's visits
+        awaiting: list[str] = []  # labelers whose visits the next review in the scope judges
+        scope = -1
+        rows = zip(visits.scope, visits.who, visits.ms, visits.status, visits.labeling, strict=True)
+        for where, who, ms, status, labeling in rows:
+            if where != scope:
+                scope, awaiting = where, []
             if status is not None:
                 if who is not None:
                     given = reviewed.get(who)
@@ -76,16 +84,23 @@ class PeopleSection:
                         given = reviewed[who] = ([], [])
                     given[0].append(ms)
                     given[1].append(status)
+                for labeler in awaiting:
+                    verdicts = judged.get(labeler)
+                    if verdicts is None:
+                        verdicts = judged[labeler] = []
+                    verdicts.append(status)
+                awaiting = []
             elif labeling and who is not None:
                 durations = labeled.get(who)
                 if durations is None:
                     durations = labeled[who] = []
                 durations.append(ms)
+                awaiting.append(who)
         for who, durations in labeled.items():
             entry(self.labelers, who, PersonStat).add(durations)
         for who, (durations, statuses) in reviewed.items():
             entry(self.reviewers, who, PersonStat).add(durations, statuses)
-        for who, statuses in _judged(visits).items():
+        for who, statuses in judged.items():
             entry(self.labelers, who, PersonStat).judged(statuses)
 
     def merge(self, other: PeopleSection) -> None:
@@ -104,26 +119,6 @@ class PeopleSection:
             labelers={name(who): _person(stat, out) for who, stat in labelers},
             reviewers={name(who): _person(stat, out) for who, stat in reviewers},
         )
-
-
-def _judged(visits: Visits) -> dict[str, list[str]]:
-    """Per labeler, the statuses of the reviews that judged their visits: walking back from the end,
-    each Label-like visit takes the status of the next review in its scope."""
-    judged: dict[str, list[str]] = {}
-    scope = -1
-    verdict: str | None = None
-    rows = zip(visits.scope, visits.who, visits.status, visits.labeling, strict=True)
-    for where, who, status, labeling in reversed(list(rows)):
-        if where != scope:
-            scope, verdict = where, None
-        if status is not None:
-            verdict = status
-        elif labeling and verdict is not None and who is not None:
-            statuses = judged.get(who)
-            if statuses is None:
-                statuses = judged[who] = []
-            statuses.append(verdict)
-    return judged
 
 
 def _person(stat: PersonStat, out: Rendering) -> Person:
