@@ -23,7 +23,7 @@ from .sections.consensus import ConsensusSection
 from .sections.labels import LabelsSection
 from .sections.overview import OverviewSection
 from .sections.people import PeopleSection
-from .sections.questions import QuestionsSection
+from .sections.questions import QuestionsSection, RawQuestion
 from .sections.workflow import WorkflowSection
 
 
@@ -75,8 +75,8 @@ class Accumulator:
         return self.overview.assets + len(self._pending)
 
     @property
-    def _question_events(self) -> dict[Any, Any]:
-        """The questions' cache of decoded answers: a cache, not a figure."""
+    def _question_events(self) -> dict[RawQuestion, Any]:
+        """The questions' cache of decoded answers: a cache, not a figure (clearing it loses nothing)."""
         return self.questions.events
 
     # ---- entry ---------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def _batch_names(columns: Columns) -> None:
 
 
 def _current(columns: Columns) -> None:
-    tasks = [asset.task for asset in columns.assets if asset.task is not None]  # (all of them)
+    tasks = [asset.task for asset in columns.assets if asset.task is not None]  # (every asset has one)
     stages = [task.stage for task in tasks]
     if set(map(type, stages)) != _STR or "" in stages:
         stages = [
@@ -173,6 +173,7 @@ def _current(columns: Columns) -> None:
     columns.tools = [task.tools or _NO_TOOLS for task in tasks]
     columns.questions = [task.classifications or _NO_QUESTIONS for task in tasks]
     columns.relations = list(chain.from_iterable(task.relations for task in tasks if task.relations))
+    # `_url`, inline
     brushes = [type(url) is str and url != "" for url in [task.brushDataUrl for task in tasks]]
     medical = [type(url) is str and url != "" for url in [task.medicalBrushDataUrl for task in tasks]]
     if any(brushes):
@@ -195,6 +196,7 @@ def _current(columns: Columns) -> None:
 
 
 def _url(value: Any) -> bool:
+    """A mask's URL: any non-empty string."""
     return isinstance(value, str) and value != ""
 
 

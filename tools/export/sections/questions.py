@@ -27,7 +27,7 @@ QUESTION_CACHE = 5000  # distinct raw questions whose decoded answers are kept b
 
 # What one raw question contributes: answered paths, (path, option) pairs, (path, characters) of text answers
 _Events = tuple[list[str], list[tuple[str, str]], list[tuple[str, int]]]
-_Question = tuple[str | None, bytes]  # (parent path, raw question)
+RawQuestion = tuple[str | None, bytes]  # (parent path, raw question)
 
 
 class Answers(Compact):
@@ -48,11 +48,11 @@ class QuestionsSection:
         self._answers: Counter[tuple[str, str]] = Counter()
         self._text_chars: dict[str, int] = {}  # text questions' total answer length
         self._options_bound = OPTIONS_FOLD_AT
-        self._pending: Counter[_Question] = Counter()  # occurrences not in the tables yet
-        self._pending_events: dict[_Question, _Events] = {}
+        self._pending: Counter[RawQuestion] = Counter()  # occurrences not in the tables yet
+        self._pending_events: dict[RawQuestion, _Events] = {}
         self._growth = [0, 0]  # at most this many paths and options the pending occurrences add
         # caches, not figures (left out when pickled)
-        self.events: dict[_Question, _Events] = {}  # what each raw question contributes
+        self.events: dict[RawQuestion, _Events] = {}  # what each raw question contributes
         self._paths: dict[tuple[str | None, str], str] = {}  # (parent path, title) → path
 
     def __getstate__(self) -> dict[str, Any]:
@@ -212,16 +212,16 @@ def _answer(events: _Events, path: str, answer: Any, tool: Any) -> None:
         texts.append((path, len(answer) if type(answer) is str else 0))
     elif type(answer) is list:
         for item in _leaves(answer) if tool == "tree-dropdown" else answer:
-            label = item if type(item) is str else answer_label(item)
+            label = item if type(item) is str else _option(item)
             if label is not None:
                 options.append((path, label))
     else:
-        label = answer_label(answer)
+        label = _option(answer)
         if label is not None:
             options.append((path, label))
 
 
-def answer_label(value: Any) -> str | None:
+def _option(value: Any) -> str | None:
     """One answer option as the text it is counted under."""
     if isinstance(value, str):
         return value
