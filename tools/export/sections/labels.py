@@ -85,7 +85,7 @@ class LabelsSection:
         if not set(map(type, ids)) <= _ID_TYPES:  # an entry without a usable id is its own object
             ids = [value if type(value) in _ID_TYPES else (None, n) for n, value in enumerate(ids)]
         owners = columns.tool_asset
-        objects = dict.fromkeys(zip(owners, keys, ids, strict=True))  # in asset order, as the entries
+        objects = dict.fromkeys(zip(owners, keys, ids, strict=True))  # ordered as the entries: by asset
         instances = Counter(keys)
         self.class_instances.update(instances)
         self.class_assets.update(map(SECOND, set(zip(owners, keys, strict=True))))
