@@ -87,7 +87,7 @@ class Accumulator:
                 self.add(asset)
         else:  # every record an asset of the current generation, taken at once
             if self._generation != "current":
-                self._count()
+                self.flush()
                 self._generation = "current"
             first = self.records - self._segment_start + 1
             self.records += len(batch)
@@ -103,16 +103,13 @@ class Accumulator:
             return
         generation = "current" if task is not None else "legacy" if asset.tasks is not None else "unknown"
         if generation != self._generation:
-            self._count()  # a batch holds one generation
+            self.flush()  # a batch holds one generation
             self._generation = generation
         self._pending.append(asset)
         self._positions.append(self.records - self._segment_start)
 
     def flush(self) -> None:
         """Count the records taken since the last flush."""
-        self._count()
-
-    def _count(self) -> None:
         if not self._pending:
             return
         columns = read(self._generation, self.segment, self._positions, self._pending)
@@ -150,7 +147,7 @@ class Accumulator:
     # ---- segments ------------------------------------------------------------------------------
     def start_segment(self, segment: int) -> None:
         """The records that follow belong to `segment` (numbers increase in document order)."""
-        self._count()
+        self.flush()
         counted = self.records - self._segment_start
         if counted:
             self.segment_records[self.segment] = self.segment_records.get(self.segment, 0) + counted
