@@ -4,7 +4,7 @@ Written separately from tasklens.tools.export (it imports nothing from it) to ch
 summarize_export, and used by the benchmark as the baseline ("json.load + the same summary in plain
 Python"). It keeps everything in memory — all durations in lists, exact sorts — which is the point:
 simple enough to trust, and the memory profile streaming avoids. The definitions it implements are
-the ones documented in tools/export/accumulate.py.
+the ones documented in tools/export/sections/.
 """
 
 from __future__ import annotations

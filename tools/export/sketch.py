@@ -40,13 +40,18 @@ class Sketch:
         return self._folded
 
     def add(self, value: float) -> None:
-        if not value >= 0:  # negative durations and NaN say nothing about time spent
-            return
-        self.count += 1
-        self.total += value
-        values = self._values
-        values.append(value)
-        if len(values) > self._exact_limit:
+        self.add_all([value])
+
+    def add_all(self, values: list[float]) -> None:
+        """Add `values` in order, in one pass over the list."""
+        kept = [value for value in values if value >= 0]  # negative durations and NaN say nothing about time
+        total = self.total
+        for value in kept:  # one addition after the other, so the total does not depend on the batching
+            total += value
+        self.total = total
+        self.count += len(kept)
+        self._values += kept
+        if len(self._values) > self._exact_limit:
             self._fold()
 
     def _fold(self) -> None:

@@ -199,16 +199,16 @@ def test_memory_does_not_grow_with_the_number_of_assets() -> None:
         reader = read_bytes(encode(assets * repeats), chunk=1 << 20)
         acc = reader.accumulator
         tables = [
-            acc.class_instances,
-            acc.answers,
-            acc.answered,
-            acc.visits,
-            acc.labelers,
-            acc.reviewers,
-            acc.stages,
-            acc.batches,
-            acc.objects_per_asset,
-            acc.kinds,
+            acc.labels.class_instances,
+            acc.questions.answers,
+            acc.questions.answered,
+            acc.workflow.visits,
+            acc.people.labelers,
+            acc.people.reviewers,
+            acc.overview.stages,
+            acc.overview.batches,
+            acc.labels.objects_per_asset,
+            acc.labels.kinds,
         ]
         return sum(sys.getsizeof(t) + sum(sys.getsizeof(k) for k in t) for t in tables)
 

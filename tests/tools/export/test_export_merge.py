@@ -15,9 +15,9 @@ import msgspec
 import pytest
 
 from support.export_fixtures import ExportGenerator, encode
-from tasklens.tools.export import accumulate
 from tasklens.tools.export.accumulate import Accumulator, Filters
 from tasklens.tools.export.records import Asset
+from tasklens.tools.export.sections import people
 from tasklens.tools.export.summary import build_summary
 from tasklens.tools.results.compact import compact_json
 
@@ -76,7 +76,7 @@ def test_merging_respects_filters(filters: Filters) -> None:
 def test_merging_past_the_sketch_exact_size_still_matches(monkeypatch: pytest.MonkeyPatch) -> None:
     # Durations switch to the bucketed sketch past PERSON_EXACT per person; a small bound makes the
     # merged sketches fold on one side, on both, or only once combined.
-    monkeypatch.setattr(accumulate, "PERSON_EXACT", 8)
+    monkeypatch.setattr(people, "PERSON_EXACT", 8)
     records = _records(4, 300, 0.0)
     single = Accumulator()
     single.add_all(records)
