@@ -130,6 +130,12 @@ class ExportReader:
         if self._shared is not None:  # perhaps a region cut at a false boundary: only a single pass can tell
             return SharingFailed(f"format error at byte {error.offset} while sharing the read")
         where = f" of ZIP member {self._member!r}" if self._member else ""
+        if "asset object" in error.expected:  # well-formed JSON whose records are not objects
+            return refuse(
+                f"The export's record at byte {error.offset}{where} is not an object ({error.expected}): this is "
+                "not an Ango export. Nothing was summarized; pass a file exported from Ango Hub, or ango:<project_id>.",
+                "bad_response",
+            )
         return refuse(
             f"The export is not valid JSON at byte {error.offset}{where}: {error.expected}. Nothing was "
             "summarized; re-export or re-download the file.",

@@ -7,7 +7,7 @@ import httpx
 from ..errors import clean_upstream_text
 from ..providers import ProviderRegistry
 from ..providers.ango.client import AngoClient
-from .accumulate import Filters
+from .accumulate import Accumulator, Filters
 from .pipeline import ExportReader, ExportSettings, Progress, read_local, read_url, run_with_time_cap
 from .sources import refuse
 from .summary import ExportSummary, build_summary
@@ -59,6 +59,7 @@ async def summarize(
     else:
         await run_with_time_cap(lambda: read_local(reader, source, settings, progress), settings.limits)
         shown = describe(source)
+    _check_is_an_export(reader.accumulator, shown)
     return build_summary(
         reader.accumulator,
         source=shown,
@@ -67,3 +68,22 @@ async def summarize(
         sandbox=sandbox,
         unreadable=(reader.unreadable.count, reader.unreadable.first_offset),
     )
+
+
+def _check_is_an_export(accumulator: Accumulator, shown: str) -> None:
+    """Refuse what read cleanly but is no Ango export: an empty file, or JSON records of another kind
+    (a summary of those would report zero labels as if it meant something)."""
+    accumulator.flush()
+    if accumulator.records == 0:
+        raise refuse(
+            f"{shown} holds no records (an empty file, or an empty list); request a new export from Ango Hub "
+            "and pass it, or pass ango:<project_id>.",
+            "bad_response",
+        )
+    unknown = accumulator.overview.generations["unknown"]
+    if not accumulator.filters.active and unknown == accumulator.records:
+        raise refuse(
+            f"{shown} is JSON but not an Ango export: none of its {unknown} records has `task` (the current "
+            "format) or `tasks` (the legacy one); pass a file exported from Ango Hub, or ango:<project_id>.",
+            "bad_response",
+        )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
 from ..results.compact import Compact, compact_json
 from .accumulate import Accumulator
@@ -28,6 +28,17 @@ from .sections.workflow import Workflow
 
 TOKEN_BUDGET = {"concise": 1900, "detailed": 7600}  # under the 2,000 / 8,000 tokens promised, with margin
 OBJECT = WithJsonSchema({"type": "object"})
+_LABELS = "instances = tool entries; objects = distinct objectIds (a video object spans many instances)"
+_QUESTIONS = "by question path: answered = assets answering, answers = count per option"
+_WORKFLOW = (
+    "stages: visits and active seconds per stage; reviews: stage -> outcome -> count; rates over reviewed assets"
+)
+_PEOPLE = "tasks = stage visits (labelers) or reviews given (reviewers); rejection_rate = share rejected"
+_ANOMALIES = "slow = assets over 3x the median duration; empty_complete, rejected_unchanged: count and examples"
+
+
+def _object(description: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "object", "description": description})
 
 
 class ExportSummary(Compact):
@@ -35,24 +46,24 @@ class ExportSummary(Compact):
     # read) appears only when filters dropped some; `resource` is the export-summary:// URI the server
     # keeps it under. No docstring: it would be published in the schema.
     source: str
-    resource: str | None = None
+    resource: str | None = Field(default=None, description="export-summary:// URI this result is kept under")
     sandbox: bool | None = None
-    assets: int
-    records: int | None = None
-    generation: str
-    first: str | None = None
-    last: str | None = None
-    stages: dict[str, int] | None = None
-    batches: dict[str, int] | None = None
+    assets: int = Field(description="assets that passed the filters")
+    records: int | None = Field(default=None, description="records read, when filters dropped some")
+    generation: str = Field(description="export format: current (task), legacy (tasks[]), mixed")
+    first: str | None = Field(default=None, description="earliest task update or stage completion")
+    last: str | None = Field(default=None, description="latest task update or stage completion")
+    stages: dict[str, int] | None = Field(default=None, description="assets per current stage")
+    batches: dict[str, int] | None = Field(default=None, description="assets per batch")
     sections: list[str] | None = None
-    labels: Annotated[Labels | None, OBJECT] = None
-    questions: Annotated[dict[str, Answers] | None, OBJECT] = None
-    workflow: Annotated[Workflow | None, OBJECT] = None
-    people: Annotated[People | None, OBJECT] = None
+    labels: Annotated[Labels | None, _object(_LABELS)] = None
+    questions: Annotated[dict[str, Answers] | None, _object(_QUESTIONS)] = None
+    workflow: Annotated[Workflow | None, _object(_WORKFLOW)] = None
+    people: Annotated[People | None, _object(_PEOPLE)] = None
     consensus: Annotated[Consensus | None, OBJECT] = None
-    anomalies: Annotated[Anomalies | None, OBJECT] = None
-    unreadable: str | None = None
-    approximate: list[str] | None = None
+    anomalies: Annotated[Anomalies | None, _object(_ANOMALIES)] = None
+    unreadable: str | None = Field(default=None, description="records skipped as unreadable, and where")
+    approximate: list[str] | None = Field(default=None, description="figures estimated by a sketch, not exact")
     truncated: str | None = None
 
 

@@ -77,7 +77,7 @@ class TaskView(Compact):
     sandbox: bool | None = None
     name: str | None = None
     stage: str | None = Field(default=None, description="workflow stage or step the task is in")
-    review_status: str | None = None
+    review_status: str | None = Field(default=None, description="ango: review outcome, Todo = not reviewed yet")
     assignee: str | None = Field(default=None, description="who must act: type:id, or an e-mail")
     locked_at: str | None = Field(default=None, description="locked for editing by its assignee since")
     detail: str | None = Field(default=None, description="why the task is in this state, or its error")

@@ -202,6 +202,8 @@ async def test_exports_of_one_project_are_serialized(monkeypatch: pytest.MonkeyP
         active[url] = active.get(url, 0) + 1
         peak[url] = max(peak.get(url, 0), active[url])
         await anyio.sleep(0.05)
+        reader.feed(b'[{"externalId": "a.jpg", "task": {"stage": "Complete"}}]')  # one asset, read whole
+        reader.finish()
         active[url] -= 1
 
     monkeypatch.setattr(service, "read_url", slow_read)
@@ -260,3 +262,23 @@ async def test_an_export_link_on_the_configured_ango_origin_is_read_even_over_pl
     assert result.structured_content["assets"] > 0
     assert elsewhere.is_error and "must be https://" in text_of(elsewhere)
     assert "pass its path instead" in text_of(elsewhere)
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "holds no records"),
+        (b"   \n\n  ", "holds no records"),
+        (b"[]", "holds no records"),
+        (b'[{"name": "get_task", "inputSchema": {}}, {"name": "poll_task"}]', "not an Ango export"),
+        (b'[1, "x", {"task": {}}]', "not an Ango export"),
+    ],
+)
+async def test_what_is_no_ango_export_is_refused_with_what_to_pass(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    (tmp_path / "export.json").write_bytes(content)
+    async with Client(server_for(tmp_path)) as client:
+        result = await client.call_tool("summarize_export", {"source": str(tmp_path / "export.json")})
+    assert result.is_error and expected in text_of(result), text_of(result)
+    assert "ango:<project_id>" in text_of(result)
