@@ -35,6 +35,9 @@ _FIRST_KEY = re.compile(rb'\s*\{\s*"((?:[^"\\]|\\.)*)"\s*:')
 _MALFORMED = re.compile(r"JSON is malformed: (.*) \(byte (\d+)\)")
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _WS = b" \t\r\n"
+_WS_RUN = re.compile(rb"[ \t\r\n]*")
+_NEXT_COLUMN_0 = re.compile(rb"\n(?=[^ \t\r\n])")  # a line that starts with something in its first column
+MAX_BLANK_RUN = 1 << 20  # whitespace bytes in a row inside or between records; no export has a MiB of them
 _TRUNCATED = object()
 _NEAR_END = 8  # a syntax error this close to the end of the data means the data was cut short
 _MAX_REPAIRS = 32
@@ -182,6 +185,18 @@ class _Buffered:
         self._scanned = 0  # index in _buf up to which boundaries have been looked for
         self._parts: list[bytes] = []  # chunks set aside, in order, after _buf
         self._parked = 0  # their total size
+        self._blank = 0  # whitespace bytes in a row at the end of what was fed
+
+    def _count_blanks(self, data: bytes) -> None:
+        """Refuse a run of more than `MAX_BLANK_RUN` whitespace bytes: it would be buffered (inside a record,
+        or before the next one) and rescanned, for nothing a summary can use."""
+        stripped = len(data.rstrip(_WS))
+        self._blank = self._blank + len(data) if stripped == 0 else len(data) - stripped
+        if self._blank > MAX_BLANK_RUN:
+            raise ExportFormatError(
+                self._base + len(self._buf) + self._parked,
+                f"expected the export to go on, not over {MAX_BLANK_RUN >> 20} MiB of blank space",
+            )
 
     def _park(self, data: bytes) -> bool:
         """Set `data` aside if it holds no record end (`_ends_in`); True when it was set aside."""
@@ -224,11 +239,18 @@ class ArrayScanner(_Buffered):
         self._closed = False
         self._boundary: re.Pattern[bytes] | None = None
         self._compact: bytes = b""
+        self._bracket = False  # the `[` has been read (and dropped with the whitespace before it)
+
+    def _drop(self, count: int) -> None:
+        """Forget the first `count` bytes of the buffer (looked at, and of no further use)."""
+        self._base += count
+        self._buf = self._buf[count:]
 
     def feed(self, data: bytes) -> None:
         if self._closed:
             self._check_trailing(data)
             return
+        self._count_blanks(data)
         if self._boundary is not None and len(self._buf) - self._start > RESCAN and self._park(data):
             return
         self._append(data)
@@ -238,19 +260,21 @@ class ArrayScanner(_Buffered):
             self._split()
 
     def _open(self) -> bool:
-        """Find `[` and learn the first key of element 0; False while more bytes are needed."""
+        """Find `[` and learn the first key of element 0; False while more bytes are needed. Whitespace
+        already looked at is dropped, so a long run of it is neither kept nor scanned twice."""
         buf = self._buf
-        i = 0
-        while i < len(buf) and buf[i] in _WS:
+        i = _WS_RUN.match(buf).end()
+        if not self._bracket:
+            if i == len(buf):
+                self._drop(i)
+                return False
+            if buf[i : i + 1] != b"[":
+                raise ExportFormatError(self._base + i, "expected '[' to open the array of assets")
+            self._bracket = True
             i += 1
-        if i == len(buf):
-            return False
-        if buf[i : i + 1] != b"[":
-            raise ExportFormatError(self._base + i, "expected '[' to open the array of assets")
-        j = i + 1
-        while j < len(buf) and buf[j] in _WS:
-            j += 1
+        j = _WS_RUN.match(buf, i).end()
         if j == len(buf):
+            self._drop(j)
             return False
         if buf[j : j + 1] == b"]":
             self._opened = self._closed = True
@@ -263,6 +287,7 @@ class ArrayScanner(_Buffered):
                 raise ExportFormatError(self._base + j, "expected '{' to open an asset object")
             if len(buf) - j > RESCAN:
                 raise ExportFormatError(self._base + j, "expected an asset object with a string key")
+            self._drop(j)
             return False
         key = re.escape(match.group(1))
         self._boundary = re.compile(rb"\}\s*,\s*(?=\{\s*\"" + key + rb"\"\s*:)")
@@ -383,6 +408,7 @@ class LinesScanner(_Buffered):
         return b"\n" in window
 
     def feed(self, data: bytes) -> None:
+        self._count_blanks(data)
         if len(self._buf) - self._start > RESCAN and self._park(data):
             return
         self._append(data)
@@ -414,17 +440,26 @@ class LinesScanner(_Buffered):
         buf = self._buf
         pos = self._scanned if self._pending else self._start
         while pos < end:
-            line_end = buf.find(b"\n", pos, end) + 1 or end
             if not self._pending:
-                if not buf[pos:line_end].strip():
-                    pos = self._start = line_end
-                    continue
+                pos = min(_WS_RUN.match(buf, pos, end).end(), end)  # blank lines between records, in one step
                 self._start = pos
+                if pos >= end:
+                    break
                 attempt = True
+                line_end = buf.find(b"\n", pos, end) + 1 or end
             else:
                 # Retry a pending object only at a line that starts in column 0 (its closing brace when
-                # pretty-printed); indented lines are inside it.
-                attempt = buf[pos : pos + 1] not in (b" ", b"\t", b"\n", b"\r")
+                # pretty-printed); indented and blank lines are inside it, and are skipped in one step.
+                if pos > 0 and buf[pos - 1 : pos] == b"\n" and buf[pos : pos + 1] not in (b" ", b"\t", b"\n", b"\r"):
+                    line_start = pos
+                else:
+                    found = _NEXT_COLUMN_0.search(buf, max(0, pos - 1), end)
+                    if found is None:
+                        pos = end
+                        break
+                    line_start = found.end()
+                line_end = buf.find(b"\n", line_start, end) + 1 or end
+                attempt = True
             pos = line_end
             if not attempt:
                 continue

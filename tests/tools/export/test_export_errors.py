@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import time
 import zipfile
 
 import pytest
@@ -88,7 +89,7 @@ def test_a_zip_with_no_export_member() -> None:
 
 
 def test_zip_and_gzip_bombs_stop_at_the_decompressed_size_cap() -> None:
-    payload = b"[" + b" " * (24 << 20) + b"]"  # 24 MiB of whitespace: ~25 KB compressed
+    payload = b'[{"externalId": "' + b"x" * (24 << 20) + b'"}]'  # one 24 MiB record: ~25 KB compressed
     limits = Limits(max_decompressed_bytes=4 << 20)
     assert "decompresses to more than 4 MiB" in _error(wrap(payload, "gz"), chunk=1 << 20, limits=limits)
     assert "decompresses to more than 4 MiB" in _error(wrap(payload, "zip"), chunk=1 << 20, limits=limits)
@@ -98,3 +99,46 @@ def test_bombs_stop_at_the_expansion_ratio_with_the_default_size_cap() -> None:
     payload = gzip.compress(b" " * (40 << 20), compresslevel=9)
     limits = Limits(ratio_floor_bytes=8 << 20)  # the default floor is 256 MiB; same rule, cheaper test
     assert "inflates more than 200x" in _error(payload, chunk=1 << 20, limits=limits)
+
+
+# ---- hostile whitespace: linear time, bounded buffers --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" + b" " * (20 << 20) + b"]",  # whitespace after the opening bracket
+        b"{" + b"\n" * (20 << 20),  # an NDJSON record left open over blank lines
+        b'[{"task": {}},' + b" " * (20 << 20) + b'{"task": {}}]',  # between two records
+        b'{"task": {}}\n' + b"\n" * (20 << 20) + b'{"task": {}}\n',  # between NDJSON records
+    ],
+)
+def test_a_mebibyte_of_blank_space_is_refused_at_once(payload: bytes) -> None:
+    started = time.perf_counter()
+    message = _error(wrap(payload, "gz"), chunk=1 << 20)
+    assert "blank space" in message
+    assert time.perf_counter() - started < 2.0
+
+
+def _seconds_to_read(data: bytes) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        read_bytes(data, chunk=1 << 16)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_reading_whitespace_heavy_exports_is_linear(fmt: str) -> None:
+    """Records separated by runs of whitespace just under the bound: 4x the input costs at most ~5x."""
+    gap = b" " * (100 << 10) if fmt == "json" else b"\n" * (100 << 10)
+
+    def export(records: int) -> bytes:
+        body = [b'{"externalId": "a%d", "task": {"stage": "Label"}}' % n for n in range(records)]
+        if fmt == "json":
+            return b"[" + (b"," + gap).join(body) + b"]"
+        return (b"\n" + gap).join(body) + b"\n"
+
+    small, large = _seconds_to_read(export(40)), _seconds_to_read(export(160))
+    assert large <= 5 * small + 0.05, (small, large)
