@@ -29,6 +29,7 @@ import anyio
 import httpcore
 import httpx
 
+from ..untrusted import whole_number
 from .sources import refuse
 from .unpack import Limits, human_size
 
@@ -267,8 +268,7 @@ async def open_download(raw_url: str, policy: DownloadPolicy, limits: Limits) ->
             async with client.stream("GET", vetted.url) as response:
                 if response.status_code != 200:
                     raise _status_refusal(response.status_code, host)
-                declared = response.headers.get("content-length", "")
-                total = int(declared) if declared.isascii() and declared.isdigit() else None
+                total = whole_number(response.headers.get("content-length"), max_digits=18)
                 if total is not None and total > limits.max_download_bytes:
                     raise refuse(
                         f"The export at {host} is {human_size(total)}, over tasklens' download limit of "

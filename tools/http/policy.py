@@ -9,7 +9,8 @@ and the Deepomatic SDK does not retry 429. So the policy is ours, written once:
   exponential backoff; attempts are bounded and so is the call's total deadline;
 * a per-provider sliding-window rate limiter shared by every call, which also holds all callers back
   after a 429 that named a wait;
-* a cap on the response size, read as a stream so an oversized body is never buffered whole;
+* a cap on the response size, read as a stream so an oversized body is never buffered whole, and a
+  body decoded only within the depth and number limits of `tasklens.tools.untrusted`;
 * every failure becomes a `ProviderError` with a clean message, never an httpx exception.
 
 Clock, sleep and randomness are injectable so tests prove waits and bounds without waiting.
@@ -18,11 +19,9 @@ Clock, sleep and randomness are injectable so tests prove waits and bounds witho
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import anyio
 import httpx
 
 from ..errors import ErrorKind, ProviderError, clean_upstream_text
+from ..untrusted import UntrustedInput, decode_json, whole_number
 from .rate_limit import Clock, Sleep, SlidingWindowLimiter, WouldExceedDeadline
 
 logger = logging.getLogger("tasklens.http")
@@ -241,7 +241,7 @@ class HttpPolicy:
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         limit = self.retry.max_response_bytes
-        declared = _whole_number(response.headers.get("content-length"))
+        declared = whole_number(response.headers.get("content-length"), max_digits=18)
         if declared is not None and declared > limit:
             raise self._too_large(response.status_code)
         chunks: list[bytes] = []
@@ -265,21 +265,24 @@ class HttpPolicy:
 
     def _decode(self, status: int, body: bytes) -> Any:
         try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            return decode_json(body)
+        except UntrustedInput as refused:
             raise ProviderError(
                 self.provider,
                 "bad_response",
                 http_status=status,
-                hint=f"{self.provider} answered HTTP {status} with a body that is not valid JSON; retry shortly.",
+                hint=(
+                    f"{self.provider} answered HTTP {status} with a body tasklens cannot read ({refused}); "
+                    "retry shortly."
+                ),
             ) from None
 
     def _http_error(self, status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
         payload: Any = None
         if "json" in headers.get("content-type", "").lower():
             try:
-                payload = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                payload = decode_json(body)
+            except UntrustedInput:
                 payload = None
         code, message = self.parse_error(payload) if payload is not None else (None, None)
         return ProviderError(
@@ -307,13 +310,6 @@ TOO_LARGE = "too_large"
 """`ProviderError.code` of a response cut off by the size cap, so a client can retry with less."""
 
 
-def _whole_number(value: str | None) -> int | None:
-    """An ASCII decimal header value, or None (`str.isdigit` also accepts '²', which int() refuses)."""
-    if value is None or not re.fullmatch(r"[0-9]{1,18}", value.strip()):
-        return None
-    return int(value.strip())
-
-
 def _kind_for_status(status: int) -> ErrorKind:
     if status == 401:
         return "unauthorized"
@@ -334,7 +330,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """`Retry-After` as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3); None if absent/bad."""
     if not value:
         return None
-    seconds = _whole_number(value)
+    seconds = whole_number(value, max_digits=18)
     if seconds is not None:
         return float(seconds)
     try:

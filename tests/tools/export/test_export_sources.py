@@ -293,6 +293,19 @@ async def test_a_body_larger_than_the_cap_is_cut_while_streaming(served: Any) ->
         assert download.total == len(data)
 
 
+@pytest.mark.parametrize("declared", ["9" * 5000, "²", "-1"])
+async def test_an_unusable_content_length_is_ignored_and_the_cap_still_holds(declared: str) -> None:
+    """5,000 digits pass isdigit() and break int(); '²' passes isdigit() too. Neither is a length."""
+    data = b"x" * 100
+    app = _Files({"/e.zip": (200, {"content-length": declared}, data)})
+    policy = DownloadPolicy(
+        trusted_origins=frozenset({("http", "sandbox", 80)}), sandbox_transport=httpx.ASGITransport(app=app)
+    )
+    async with open_download("http://sandbox/e.zip", policy, Limits(max_download_bytes=1000)) as download:
+        assert download.total is None
+        assert b"".join([chunk async for chunk in download.chunks]) == data
+
+
 def test_signed_query_strings_never_reach_the_logs(caplog: Any) -> None:
     import logging
 
