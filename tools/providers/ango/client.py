@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar
 import anyio
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from ...bounded_cache import BoundedCache
 from ...errors import ProviderError, clean_upstream_text
 from ...http.policy import TOO_LARGE
 from ...results.budget import token_estimate
@@ -37,6 +38,7 @@ PROBE_TASK_ID = "0" * 24  # shaped like an Ango ObjectId, never issued: the key 
 PROJECT_TTL_S = 600.0
 EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open, with no status endpoint to poll
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
+PROJECT_CACHE_SIZE = 256  # project definitions kept at once, least recently used dropped first
 CONCISE_CLASSES = 8
 
 _LITERAL_STAGES = frozenset({"Start", "Label", "Complete"})  # auto-created stages: id == name == type
@@ -106,7 +108,7 @@ class AngoClient(ProviderClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._projects: dict[str, tuple[float, dict[str, AngoStage]]] = {}
+        self._projects: BoundedCache[str, dict[str, AngoStage]] = BoundedCache(PROJECT_CACHE_SIZE)
         self._export_locks: dict[str, anyio.Lock] = {}
 
     @staticmethod
@@ -363,24 +365,29 @@ class AngoClient(ProviderClient):
 
     async def project_stages(self, project_id: str, deadline: float) -> dict[str, AngoStage]:
         """Stage id → stage for a project. A project that cannot be read yields no stages (the task's
-        state is then `unknown` with the reason), never a failed call: the task itself was read."""
-        cached = self._projects.get(project_id)
+        state is then `unknown` with the reason), never a failed call: the task itself was read. Only a
+        well-formed id is read or remembered: the cache is keyed by what the id check let through."""
+        try:
+            segment = self.segment(project_id, "project_id")
+        except ProviderError:
+            return {}
         now = self.http.clock()
-        if cached and cached[0] > now:
-            return cached[1]
+        cached = self._projects.get(project_id, now)
+        if cached is not None:
+            return cached
         try:
             data = await self.get_json(
-                f"/v2/project/{self.segment(project_id, 'project_id')}",
+                f"/v2/project/{segment}",
                 deadline=deadline,
                 what="project",
                 ident=project_id,
             )
         except ProviderError as error:
-            # Remember only what will not change on a retry: no access, no such project, an id we refuse,
-            # a definition over the size cap. A glitch (an HTML page, a malformed body, a 5xx, a timeout)
-            # degrades this answer only; caching it would make every task of the project `unknown`.
-            if error.kind in ("forbidden", "not_found", "invalid_argument") or error.code == TOO_LARGE:
-                self._projects[project_id] = (now + UNREADABLE_PROJECT_TTL_S, {})
+            # Remember only what will not change on a retry: no access, no such project, a definition
+            # over the size cap. A glitch (an HTML page, a malformed body, a 5xx, a timeout) degrades
+            # this answer only; caching it would make every task of the project `unknown`.
+            if error.kind in ("forbidden", "not_found") or error.code == TOO_LARGE:
+                self._projects.put(project_id, {}, now + UNREADABLE_PROJECT_TTL_S)
             return {}
         project = value if isinstance(value := data.get("project"), dict) else {}
         stages: dict[str, AngoStage] = {}
@@ -390,7 +397,7 @@ class AngoClient(ProviderClient):
             except ValueError:
                 continue
             stages[stage.id] = stage
-        self._projects[project_id] = (now + PROJECT_TTL_S, stages)
+        self._projects.put(project_id, stages, now + PROJECT_TTL_S)
         return stages
 
     def export_lock(self, project_id: str) -> anyio.Lock:
