@@ -67,12 +67,18 @@ def _quiet_level() -> str:
     return level if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "WARNING"
 
 
+def _log_to_stderr(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
+    # httpcore's DEBUG lines carry raw request and response headers (a `Location:` can echo a key).
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["call"]:
         from .call_command import call_main
 
-        logging.basicConfig(stream=sys.stderr, level=_quiet_level(), format=LOG_FORMAT)
+        _log_to_stderr(_quiet_level())
         return anyio.run(call_main, argv[1:])
     args = _parser().parse_args(argv)
     command = args.command or "serve"
@@ -82,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"tasklens: {error}\n")
         return 2
     level = _quiet_level() if command == "doctor" else config.log_level
-    logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
+    _log_to_stderr(level)
     if command == "serve":
         from .transports import serve
 

@@ -30,7 +30,7 @@ from typing import Any
 import anyio
 import httpx
 
-from ..errors import ErrorKind, ProviderError, clean_upstream_text
+from ..errors import ErrorKind, ProviderError, clean_upstream_text, register_secret
 from ..untrusted import UntrustedInput, decode_json, whole_number
 from .rate_limit import Clock, Sleep, SlidingWindowLimiter, WouldExceedDeadline
 
@@ -72,6 +72,8 @@ class HttpPolicy:
     max_concurrency: int = 8
 
     def __post_init__(self) -> None:
+        for secret in self.secrets:  # a key echoed in any answer, not only an error, is redacted
+            register_secret(secret)
         timeout = httpx.Timeout(
             self.retry.read_timeout_s, connect=self.retry.connect_timeout_s, pool=self.retry.connect_timeout_s
         )
