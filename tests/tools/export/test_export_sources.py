@@ -25,6 +25,7 @@ from tasklens.tools.export.download import (
     _PinnedBackend,
     non_public_reason,
     open_download,
+    origin_of,
     vet_url,
 )
 from tasklens.tools.export.pipeline import ExportReader, ExportSettings, read_local, read_url
@@ -135,9 +136,19 @@ async def test_only_https_outside_sandbox_mode() -> None:
     assert vetted.address == "93.184.216.34"
 
 
-async def test_sandbox_mode_allows_only_its_loopback_http() -> None:
-    policy = DownloadPolicy(sandbox=True, resolver=resolver_for("10.0.0.1"))
+def _sandbox_at(origin: str, **kwargs: Any) -> DownloadPolicy:
+    """The policy of sandbox mode: the sandbox serves Ango, so its origin is the trusted Ango origin."""
+    trusted = origin_of(origin)
+    assert trusted is not None
+    return DownloadPolicy(trusted_origins=frozenset({trusted}), **kwargs)
+
+
+async def test_sandbox_mode_allows_only_its_own_loopback_origin() -> None:
+    policy = _sandbox_at("http://127.0.0.1:8800", resolver=resolver_for("10.0.0.1"))
     assert (await vet_url("http://127.0.0.1:8800/_sandbox/x.zip", policy)).address is None
+    # any other local port is another service (ssh on 22, a database): refused like any plain http
+    for other in ("http://127.0.0.1:22/", "http://127.0.0.1:8801/x.zip", "http://[::1]:8800/x.zip"):
+        assert "must be https://" in await _vet_refusal(other, policy)
     assert "must be https://" in await _vet_refusal("http://exports.example/x.zip", policy)
     assert "a private address" in await _vet_refusal("https://exports.example/x.zip", policy)
 
@@ -162,6 +173,7 @@ async def test_sandbox_mode_allows_only_its_loopback_http() -> None:
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:169.254.169.254", "cloud metadata"),
         ("2002:a00:1::1", "private"),  # 6to4 wrapping 10.0.0.1
+        ("fec0::1", "site-local"),
     ],
 )
 async def test_non_public_addresses_are_refused(address: str, reason: str) -> None:
@@ -252,7 +264,7 @@ async def _read(url: str, settings: ExportSettings) -> ExportReader:
 async def test_sandbox_loopback_download_streams_a_zip(served: Any) -> None:
     origin, data = served
     reader = await _read(
-        f"{origin}/export.zip?X-Amz-Signature=s", ExportSettings(sandbox=True, download=DownloadPolicy(sandbox=True))
+        f"{origin}/export.zip?X-Amz-Signature=s", ExportSettings(sandbox=True, download=_sandbox_at(origin))
     )
     assert reader.accumulator.assets == 40 and reader.bytes_in == len(data)
 
@@ -274,7 +286,7 @@ async def test_the_same_loopback_url_is_refused_outside_sandbox_mode(served: Any
 )
 async def test_download_failures_are_one_sentence(served: Any, path: str, expected: str) -> None:
     origin, _ = served
-    settings = ExportSettings(sandbox=True, download=DownloadPolicy(sandbox=True))
+    settings = ExportSettings(sandbox=True, download=_sandbox_at(origin))
     with pytest.raises(ProviderError) as caught:
         await _read(origin + path, settings)
     assert expected in caught.value.for_model() and "Expired" not in caught.value.for_model()
@@ -283,12 +295,12 @@ async def test_download_failures_are_one_sentence(served: Any, path: str, expect
 async def test_a_body_larger_than_the_cap_is_cut_while_streaming(served: Any) -> None:
     origin, data = served
     settings = ExportSettings(
-        sandbox=True, download=DownloadPolicy(sandbox=True), limits=Limits(max_download_bytes=len(data) - 1)
+        sandbox=True, download=_sandbox_at(origin), limits=Limits(max_download_bytes=len(data) - 1)
     )
     with pytest.raises(ProviderError, match="over tasklens' download limit"):
         await _read(f"{origin}/export.zip", settings)
     async with open_download(
-        f"{origin}/export.zip", DownloadPolicy(sandbox=True), Limits(max_download_bytes=len(data) + 10)
+        f"{origin}/export.zip", _sandbox_at(origin), Limits(max_download_bytes=len(data) + 10)
     ) as download:
         assert download.total == len(data)
 
