@@ -8,7 +8,8 @@ and the Deepomatic SDK does not retry 429. So the policy is ours, written once:
   most once; the wait honours `Retry-After` (seconds or HTTP date) and is otherwise full-jitter
   exponential backoff; attempts are bounded and so is the call's total deadline;
 * a per-provider sliding-window rate limiter shared by every call, which also holds all callers back
-  after a 429 that named a wait;
+  after a 429 that named a wait; a wait longer than `MAX_RETRY_AFTER_S` is capped, and the error and
+  the log say so;
 * a cap on the response size, read as a stream so an oversized body is never buffered whole, and a
   body decoded only within the depth and number limits of `tasklens.tools.untrusted`;
 * every failure becomes a `ProviderError` with a clean message, never an httpx exception.
@@ -37,6 +38,7 @@ from .rate_limit import Clock, Sleep, SlidingWindowLimiter, WouldExceedDeadline
 logger = logging.getLogger("tasklens.http")
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER_S = 120.0  # a longer Retry-After (a day, a billion seconds) is honoured only this long
 ErrorParser = Callable[[Any], tuple[str | None, str | None]]
 """Reads (code, message) out of a provider's error body (already JSON-decoded, or None)."""
 
@@ -172,7 +174,9 @@ class HttpPolicy:
             if error.retry_after is not None and status in (429, 503) and self.limiter is not None:
                 # Hold every caller of this provider, but never longer than one call's deadline: a
                 # wild Retry-After (a day) must not disable the provider until restart.
-                self.limiter.block_until(self.clock() + min(error.retry_after, self.retry.deadline_s))
+                hold = min(error.retry_after, self.retry.deadline_s)
+                self.limiter.block_until(self.clock() + hold)
+                logger.info("%s: HTTP %s with Retry-After, every call held for %.1f s", self.provider, status, hold)
             wait = self._wait_or_raise(error, attempt, deadline, retry_after=error.retry_after)
             logger.info("%s %s: HTTP %s, retry %d in %.2f s", self.provider, method, status, attempt, wait)
             await self.sleep(wait)
@@ -287,13 +291,30 @@ class HttpPolicy:
             except UntrustedInput:
                 payload = None
         code, message = self.parse_error(payload) if payload is not None else (None, None)
+        retry_after = parse_retry_after(headers.get("retry-after"), now=time.time())
+        hint = ""
+        if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
+            asked = f"{retry_after:.0f}"
+            logger.warning(
+                "%s answered HTTP %s with Retry-After of %s s; tasklens honours at most %.0f s",
+                self.provider,
+                status,
+                asked,
+                MAX_RETRY_AFTER_S,
+            )
+            hint = (
+                f"{self.provider} answered HTTP {status} asking for a wait of {asked} s, which tasklens caps at "
+                f"{MAX_RETRY_AFTER_S:.0f} s; retry in {MAX_RETRY_AFTER_S:.0f} s."
+            )
+            retry_after = MAX_RETRY_AFTER_S
         return ProviderError(
             self.provider,
             _kind_for_status(status),
             http_status=status,
             code=clean_upstream_text(code, secrets=self.secrets, limit=60) if code else None,
             message=clean_upstream_text(message, secrets=self.secrets) if message else "",
-            retry_after=parse_retry_after(headers.get("retry-after"), now=time.time()),
+            retry_after=retry_after,
+            hint=hint,
         )
 
     def _wait_or_raise(self, error: ProviderError, attempt: int, deadline: float, retry_after: float | None) -> float:
