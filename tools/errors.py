@@ -136,6 +136,11 @@ def _default_hint(error: ProviderError) -> str:
     match error.kind:
         case "unauthorized":
             return f"{name} rejected the API key{_status(error)}; check the key's value and that it is active."
+        case "forbidden" if error.http_status == 451:
+            return (
+                f"{name} refused the call as unavailable for legal reasons (HTTP 451): it blocks this content or "
+                "this machine's location; a different key will not help."
+            )
         case "forbidden":
             return f"{name} refused access{_status(error)}; the key lacks permission for this resource."
         case "not_found":

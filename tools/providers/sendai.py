@@ -201,7 +201,7 @@ class SendaiClient(ProviderClient):
                 f"Send.ai has no task {task_id} in team {team}, project {project} (HTTP 404); check all three ids.",
                 error,
             )
-        if error.kind == "forbidden":
+        if error.kind == "forbidden" and error.http_status != 451:  # 451 keeps its own sentence
             return self.fail(
                 "forbidden",
                 f"Send.ai refused access to project {project} (HTTP 403); the key needs the task.read scope "

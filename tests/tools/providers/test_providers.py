@@ -321,3 +321,24 @@ async def test_history_over_loopback_reads_the_documented_endpoints(
     else:
         assert history.derived is True and all(e.event for e in history.entries)
 
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_451_is_said_as_unavailable_for_legal_reasons(provider: str, fake_time: FakeTime) -> None:
+    """451 is not 403: no provider blames the key or claims a 403 for it."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(451, json={"message": "blocked here"}))
+    settings = ProviderSettings(
+        name=provider,  # type: ignore[arg-type]
+        api_key=SANDBOX_KEYS[provider],
+        base_url="https://upstream.test",
+        defaults=SPECS_BY_NAME[provider].sandbox_defaults,  # type: ignore[index]
+    )
+    client = CLIENT_CLASSES[provider](settings, Runtime(transport=transport, clock=fake_time.clock))  # type: ignore[index]
+    task_id = next(entry.task_id for entry in CATALOG if entry.provider == provider)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await client.get_task(task_id)
+    finally:
+        await client.aclose()
+    text = caught.value.for_model()
+    assert caught.value.http_status == 451 and "(HTTP 451)" in text and "403" not in text
+    assert ("legal reasons" in text or "by IP or country" in text) and "lacks permission" not in text, text
