@@ -158,7 +158,7 @@ class AngoClient(ProviderClient):
         """
         request = f"GET /v2/task/{PROBE_TASK_ID}"
         try:
-            await self.get_json(
+            data = await self.get_json(
                 f"/v2/task/{PROBE_TASK_ID}",
                 params={"includeAnswer": "false"},
                 deadline=self.check_deadline(),
@@ -176,7 +176,13 @@ class AngoClient(ProviderClient):
                     error,
                 ) from None
             return CheckResult(request, "404 in Ango's error envelope for a task id that cannot exist: key accepted")
-        return CheckResult(request, "200: key accepted")
+        if not isinstance(data.get("task"), dict):  # Ango's envelope around something that is not a task
+            raise self.fail(
+                "bad_response",
+                f"{self.settings.base_url} answered 200 without a task in Ango's envelope, so it is not the Ango "
+                "API; set ANGO_REGION (eu, us or in) or ANGO_API_URL to your organization's API host.",
+            )
+        return CheckResult(request, "200 with a task object: key accepted")
 
     async def read_task(self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool) -> TaskView:
         return await self._read_view(task_id, project_id, self.http.deadline(), detailed=detailed, answers=True)
