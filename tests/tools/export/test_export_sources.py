@@ -91,6 +91,48 @@ def test_non_regular_files_are_refused(roots: tuple[str, ...]) -> None:
     assert "is a character device" in _refusal(open_local, "/dev/zero", ("/dev",)).for_model()
 
 
+def test_a_symlink_swapped_while_its_path_is_resolved_gets_its_own_sentence(
+    roots: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """realpath lstat()s a symlink, then readlink()s it; replaced by a file in between, readlink fails."""
+    os.symlink(os.path.join(roots[0], "ok.json"), os.path.join(roots[0], "alias.json"))
+
+    def swapped(path: Any, *args: Any, **kwargs: Any) -> str:
+        raise OSError(22, "Invalid argument", path)
+
+    monkeypatch.setattr(os, "readlink", swapped)
+    error = _refusal(open_local, "alias.json", roots)
+    assert "alias.json changed while its path was being resolved; it was not read" in error.for_model()
+
+
+def test_a_file_replaced_by_a_symlink_before_the_open_gets_its_own_sentence(
+    roots: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_realpath = os.path.realpath
+
+    def then_swap(path: Any, *args: Any, **kwargs: Any) -> str:
+        resolved = real_realpath(path, *args, **kwargs)
+        if str(path).endswith("ok.json"):  # the moment after the check: a symlink takes the file's place
+            os.replace(resolved, resolved + ".moved")
+            os.symlink(resolved + ".moved", resolved)
+        return resolved
+
+    monkeypatch.setattr(os.path, "realpath", then_swap)
+    message = _refusal(open_local, "ok.json", roots).for_model()
+    assert "replaced by a symlink between being checked and being opened; it was not read" in message
+
+
+def test_symlink_loops_and_long_chains_are_refused_with_a_sentence(roots: tuple[str, ...]) -> None:
+    root = roots[0]
+    os.symlink("loop.json", os.path.join(root, "loop.json"))
+    assert "is a symlink loop" in _refusal(open_local, "loop.json", roots).for_model()
+    previous = "ok.json"
+    for i in range(1500):  # each link is one level of realpath's recursion
+        os.symlink(previous, os.path.join(root, f"chain{i}"))
+        previous = f"chain{i}"
+    assert "too long a chain of symlinks" in _refusal(open_local, previous, roots).for_model()
+
+
 def test_a_missing_file_is_not_found(roots: tuple[str, ...]) -> None:
     error = _refusal(open_local, "nope.json", roots)
     assert error.kind == "not_found" and "There is no file at nope.json" in error.for_model()
