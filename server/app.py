@@ -176,8 +176,8 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
 def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSettings:
     """What summarize_export may read, and its helper processes (started on first use, stopped with the
     server). Links on the configured Ango API origin are trusted as they are (the user chose that host;
-    an on-premise Hub serves its exports there); in sandbox mode the sandbox's own export links (http on
-    this machine, or the in-process transport) are allowed too."""
+    an on-premise Hub serves its exports there). In sandbox mode that origin is the sandbox's
+    (in-process, or its loopback port), and no other local origin is trusted."""
     transport = runtime("ango").transport if (runtime is not None and config.sandbox) else None
     ango = config.providers.get("ango")
     origin = origin_of(ango.base_url) if ango is not None and ango.base_url else None
@@ -185,7 +185,6 @@ def export_settings(config: Config, runtime: RuntimeFactory | None) -> ExportSet
         roots=config.export_roots,
         sandbox=config.sandbox,
         download=DownloadPolicy(
-            sandbox=config.sandbox,
             trusted_origins=frozenset({origin} if origin else ()),
             sandbox_transport=transport,
         ),

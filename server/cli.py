@@ -138,6 +138,12 @@ def _with_command(argv: list[str]) -> list[str]:
     return argv
 
 
+def _log_to_stderr(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
+    # httpcore's DEBUG lines carry raw request and response headers (a `Location:` can echo a key).
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `tasklens` command; returns its exit code (see EPILOG)."""
     try:
@@ -150,7 +156,7 @@ def _main(argv: list[str]) -> int:
     if argv[:1] == ["call"]:
         from .call_command import call_main
 
-        logging.basicConfig(stream=sys.stderr, level=_quiet_level(), format=LOG_FORMAT)
+        _log_to_stderr(_quiet_level())
         return anyio.run(call_main, argv[1:])
     parser = _parser()
     args = parser.parse_args(_with_command(argv))
@@ -171,7 +177,7 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(f"tasklens: {error}\n")
         return EXIT_USAGE
     level = _quiet_level() if args.command == "doctor" else config.log_level
-    logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
+    _log_to_stderr(level)
     if args.command == "serve":
         return _serve(config, args)
     if args.command == "sandbox":

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from tasklens.tools.providers import SPECS, ProviderSettings, ProviderSpec
 from tasklens.tools.providers.registry import PROVIDER_VARIABLES
 from tasklens.tools.results.provider_name import ProviderName
+from tasklens.tools.untrusted import whole_number
 
 TRUE_VALUES = ("1", "true", "yes", "on")
 
@@ -188,6 +189,10 @@ def _requests_per_minute(spec: ProviderSpec, env: Mapping[str, str]) -> int:
     raw = env.get(variable, "").strip()
     if not raw:
         return spec.requests_per_minute
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{variable} must be a whole number of requests per minute, at least 1 (got {raw!r})")
-    return int(raw)
+    rate = whole_number(raw, max_digits=9)
+    if rate is None or rate < 1:
+        raise ConfigError(
+            f"{variable} must be a whole number of requests per minute, at least 1 and at most 9 digits "
+            f"(got {raw[:20]!r})"
+        )
+    return rate

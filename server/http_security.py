@@ -8,7 +8,9 @@ them. Two attacks matter even on a laptop:
   `Origin: http://evil.example:8765`, so only requests naming the bound loopback host:port (or a host
   the operator listed in TASKLENS_HTTP_ALLOWED_HOSTS) are served. The SDK's own check
   (`TransportSecuritySettings`) does the refusing, 421 for a bad Host and 403 for a bad Origin; this
-  module decides its allow-list, which is the exact port, not the SDK's default `127.0.0.1:*`.
+  module decides its allow-list, which is the exact port, not the SDK's default `127.0.0.1:*`. Host
+  names are case-insensitive while the SDK compares exactly, so `LowercaseHostHeaders` lowers Host
+  and Origin first (the allow-list is lowercase): `LOCALHOST:8765` is the same host as `localhost:8765`.
 * Other local users or, when bound beyond loopback, the network: TASKLENS_HTTP_TOKEN makes every
   request carry `Authorization: Bearer <token>`, checked before anything else runs, in constant time.
   Binding beyond loopback without a token is allowed (behind a gateway that authenticates, say) but is
@@ -41,8 +43,8 @@ def is_loopback(host: str) -> bool:
 
 def _host_value(host: str) -> str:
     """`host` as it appears in a Host header: IPv6 literals in brackets."""
-    bare = host.strip("[]")
-    return f"[{bare}]" if ":" in bare else bare.lower()
+    bare = host.strip("[]").lower()
+    return f"[{bare}]" if ":" in bare else bare
 
 
 def allowed_hosts(host: str, port: int, extra: Sequence[str] = ()) -> list[str]:
@@ -85,6 +87,22 @@ def exposure_warnings(host: str, token: str | None, extra: Sequence[str] = ()) -
             "set TASKLENS_HTTP_ALLOWED_HOSTS to the names remote clients use."
         )
     return warnings
+
+
+class LowercaseHostHeaders:
+    """ASGI middleware: the Host and Origin headers in lowercase, before the SDK's exact comparison."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [
+                (name, value.lower() if name.lower() in (b"host", b"origin") else value)
+                for name, value in scope.get("headers", ())
+            ]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
 
 
 class BearerTokenGuard:

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp
 
 from .app import build_server, in_process_sandbox
 from .config import Config
-from .http_security import BearerTokenGuard, exposure_warnings, transport_security
+from .http_security import BearerTokenGuard, LowercaseHostHeaders, exposure_warnings, transport_security
 
 logger = logging.getLogger("tasklens")
 
@@ -146,8 +146,10 @@ async def serve_http(server: MCPServer, config: Config, sock: socket.socket, hos
     import uvicorn  # HTTP only
 
     port = sock.getsockname()[1]
-    app: ASGIApp = server.streamable_http_app(
-        transport_security=transport_security(host, port, config.http_allowed_hosts), host=host
+    app: ASGIApp = LowercaseHostHeaders(
+        server.streamable_http_app(
+            transport_security=transport_security(host, port, config.http_allowed_hosts), host=host
+        )
     )
     if config.http_token:
         app = BearerTokenGuard(app, config.http_token)

@@ -5,10 +5,16 @@ becomes a `ProviderError` with a normalized `kind`. The tools turn it into one s
 model (`ProviderError.for_model`); the upstream's own message is kept only after it has been stripped of
 control characters, redacted of secrets and cut to 300 characters, because it is untrusted text headed
 for a language model.
+
+Redaction covers the secrets a caller passes and every API key an HTTP policy was built with
+(`register_secret`): an upstream can echo a key inside a successful answer as well as in an error, and
+every string that reaches a result passes through `clean_upstream_text`. A key is found in any letter
+case and with any of its characters percent-encoded, as a URL echoed back would carry it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Literal
@@ -28,8 +34,43 @@ ErrorKind = Literal[
 ]
 
 UPSTREAM_TEXT_LIMIT = 300
+MIN_SECRET_LENGTH = 8  # shorter strings are not keys, and redacting them would garble ordinary text
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _WHITESPACE = re.compile(r"\s+")
+
+
+_registered: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Redact `secret` from all upstream text from now on, wherever it is cleaned (a configured API key)."""
+    if len(secret) >= MIN_SECRET_LENGTH:
+        _registered.add(secret)
+
+
+@functools.lru_cache(maxsize=32)
+def _secret_pattern(secrets: frozenset[str]) -> re.Pattern[str]:
+    """One pattern for all `secrets`: each character as itself (any case) or percent-encoded."""
+
+    def character(char: str) -> str:
+        encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
+        return f"(?:{re.escape(char)}|{encoded})"
+
+    longest_first = sorted(secrets, key=len, reverse=True)
+    return re.compile("|".join("".join(map(character, secret)) for secret in longest_first), re.IGNORECASE)
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`text` with every secret (passed or registered) replaced by "[redacted]"."""
+    present = frozenset(secret for secret in (*secrets, *_registered) if secret)
+    if not present:
+        return text
+    if "%" not in text:  # the common case: a plain search first, the pattern only on a hit
+        lowered = text.lower()
+        present = frozenset(secret for secret in present if secret.lower() in lowered)
+        if not present:
+            return text
+    return _secret_pattern(present).sub("[redacted]", text)
 
 
 def clean_upstream_text(text: str, *, secrets: tuple[str, ...] = (), limit: int = UPSTREAM_TEXT_LIMIT) -> str:
@@ -37,10 +78,7 @@ def clean_upstream_text(text: str, *, secrets: tuple[str, ...] = (), limit: int 
 
     Control characters go first, so a key split by a zero-width or NUL character is still found.
     """
-    text = _CONTROL.sub("", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+    text = redact(_CONTROL.sub("", text), secrets)
     text = _WHITESPACE.sub(" ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -98,6 +136,11 @@ def _default_hint(error: ProviderError) -> str:
     match error.kind:
         case "unauthorized":
             return f"{name} rejected the API key{_status(error)}; check the key's value and that it is active."
+        case "forbidden" if error.http_status == 451:
+            return (
+                f"{name} refused the call as unavailable for legal reasons (HTTP 451): it blocks this content or "
+                "this machine's location; a different key will not help."
+            )
         case "forbidden":
             return f"{name} refused access{_status(error)}; the key lacks permission for this resource."
         case "not_found":

@@ -10,11 +10,14 @@ from pydantic import BeforeValidator, Field
 from .app_state import app_state
 from .results.provider_name import ProviderName
 from .results.task import ResponseFormat, TaskView
-from .task_ids import id_text
+from .task_ids import MAX_ID_LENGTH, id_text
 
-TaskId = Annotated[str, BeforeValidator(id_text), Field(description="the provider's task id")]
-TeamId = Annotated[str | None, Field(description="sendai only (default SENDAI_TEAM_ID)")]
-ProjectId = Annotated[str | None, Field(description="sendai (default SENDAI_PROJECT_ID); ango optional")]
+# Every id argument is bounded in the schema, so an oversized one is refused before any per-id work.
+TaskId = Annotated[str, Field(max_length=MAX_ID_LENGTH, description="the provider's task id"), BeforeValidator(id_text)]
+TeamId = Annotated[str | None, Field(max_length=MAX_ID_LENGTH, description="sendai only (default SENDAI_TEAM_ID)")]
+ProjectId = Annotated[
+    str | None, Field(max_length=MAX_ID_LENGTH, description="sendai (default SENDAI_PROJECT_ID); ango optional")
+]
 Format = Annotated[ResponseFormat, Field(description="detailed adds ids, times, longer lists")]
 
 

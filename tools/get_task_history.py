@@ -11,11 +11,13 @@ from .app_state import app_state
 from .get_task import Format, ProjectId, TeamId
 from .results.history import MAX_LIMIT, TaskHistory
 from .results.provider_name import ProviderName
-from .task_ids import id_text
+from .task_ids import MAX_ID_LENGTH, id_text
 
-OptionalTaskId = Annotated[str | None, BeforeValidator(id_text), Field(description="the provider's task id")]
-HistoryId = Annotated[str | None, Field(description="ango: one entry, with its answer")]
-Cursor = Annotated[str | None, Field(description="next_cursor from a previous call")]
+OptionalTaskId = Annotated[
+    str | None, Field(max_length=MAX_ID_LENGTH, description="the provider's task id"), BeforeValidator(id_text)
+]
+HistoryId = Annotated[str | None, Field(max_length=MAX_ID_LENGTH, description="ango: one entry, with its answer")]
+Cursor = Annotated[str | None, Field(max_length=32, description="next_cursor from a previous call")]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
 About = Annotated[
     str | None, Field(max_length=200, description="ango: only changes to this class or question, in every entry")

@@ -12,10 +12,10 @@ from .get_task import ProjectId, TeamId
 from .polling.poller import MAX_TASKS, MAX_WAIT_S, Progress, Until, poll
 from .results.poll import PollResult
 from .results.provider_name import ProviderName
-from .task_ids import id_text
+from .task_ids import MAX_ID_LENGTH, id_text
 
 TaskIds = Annotated[
-    list[Annotated[str, BeforeValidator(id_text)]],
+    list[Annotated[str, Field(max_length=MAX_ID_LENGTH), BeforeValidator(id_text)]],
     Field(min_length=1, max_length=MAX_TASKS, description="1-100 task ids"),
 ]
 WaitS = Annotated[float, Field(ge=0, le=MAX_WAIT_S, description="max seconds to wait; 0 = read once")]

@@ -14,8 +14,8 @@ from .export.store import summary_label
 from .export.summary import ExportSummary
 from .results.task import ResponseFormat
 
-Source = Annotated[str, Field(description="file path, https URL, or ango:<project_id>")]
-Filter = str | None
+Source = Annotated[str, Field(max_length=8192, description="file path, https URL, or ango:<project_id>")]
+Filter = Annotated[str | None, Field(max_length=200)]
 TopK = Annotated[int, Field(ge=1, le=50)]
 DEFAULT_TOP_K = 10
 

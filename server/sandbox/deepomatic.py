@@ -92,7 +92,7 @@ class DeepomaticApi:
             records = [r for r in self._tasks.values() if r.created_at <= now]
         else:
             records = [r for i in wanted if (r := self._tasks.get(i)) is not None and r.created_at <= now]
-        records.sort(key=lambda r: int(r.id) if r.id.isdigit() else 0)
+        records.sort(key=lambda r: int(r.id) if r.id.isascii() and r.id.isdigit() and len(r.id) < 19 else 0)
         limit = _int_param(request.param("limit"), _DEFAULT_LIMIT, minimum=1, maximum=_MAX_LIMIT)
         offset = _int_param(request.param("offset"), 0, minimum=0, maximum=None)
         page = records[offset : offset + limit]

@@ -61,6 +61,8 @@ def test_sendai_defaults_and_rate_limits() -> None:
         ({"MAXSIGHT_REGION": "uk"}, "MAXSIGHT_REGION"),
         ({"ANGO_REQUESTS_PER_MINUTE": "fast"}, "ANGO_REQUESTS_PER_MINUTE"),
         ({"DEEPOMATIC_REQUESTS_PER_MINUTE": "0"}, "DEEPOMATIC_REQUESTS_PER_MINUTE"),
+        ({"DEEPOMATIC_REQUESTS_PER_MINUTE": "²"}, "DEEPOMATIC_REQUESTS_PER_MINUTE"),  # isdigit() yes, int() no
+        ({"SENDAI_REQUESTS_PER_MINUTE": "9" * 5000}, "SENDAI_REQUESTS_PER_MINUTE"),  # past int()'s 4,300 digits
         ({"DEEPOMATIC_API_URL": "ftp://x"}, "DEEPOMATIC_API_URL"),
         ({"TASKLENS_LOG_LEVEL": "loud"}, "TASKLENS_LOG_LEVEL"),
     ],

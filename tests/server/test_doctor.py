@@ -94,6 +94,24 @@ async def test_a_base_url_that_is_not_the_api_is_not_taken_for_a_working_key(
     assert f"{provider.upper()}_API_URL" in caught.value.for_model()
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("body", [{}, {"status": "success", "data": {}}, {"payload": "signed in"}, [1, 2]])
+async def test_a_200_that_is_not_the_providers_answer_is_not_a_working_key(provider: str, body: object) -> None:
+    """A portal, a proxy or a catch-all route answering 200 with some JSON is not the API accepting the key:
+    each check reads the shape its provider documents."""
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    settings = ProviderSettings(name=provider, api_key=FAKE_KEY, base_url="https://portal.test")  # type: ignore[arg-type]
+    client = CLIENT_CLASSES[provider](settings, Runtime(transport=transport))  # type: ignore[index]
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await client.check()
+    finally:
+        await client.aclose()
+    assert caught.value.kind == "bad_response", caught.value.for_model()  # doctor: "not the … API", fix the URL
+
+
 async def test_sandbox_doctor_checks_all_four_and_prints_no_key() -> None:
     out = io.StringIO()
     code = await run_doctor(Config(providers={}, sandbox=True), out)

@@ -71,9 +71,10 @@ async def test_loopback_bind_serves_only_its_own_host_and_port(tmp_path: Path) -
         assert (await post(port, {**LEGACY_POST, "host": f"127.0.0.1:{port + 1}"})).status_code == 421
         assert (await post(port, {**LEGACY_POST, "origin": f"http://127.0.0.1:{port + 1}"})).status_code == 403
         # the bound host:port, under each loopback name, with or without a matching Origin, is served
-        for name in ("127.0.0.1", "localhost"):
-            accepted = await post(port, {**LEGACY_POST, "host": f"{name}:{port}", "origin": f"http://{name}:{port}"})
+        for name in ("127.0.0.1", "localhost", "LOCALHOST", "LocalHost"):  # host names are case-insensitive
+            accepted = await post(port, {**LEGACY_POST, "host": f"{name}:{port}", "origin": f"HTTP://{name}:{port}"})
             assert accepted.status_code == 200, accepted.text
+        assert (await post(port, {**LEGACY_POST, "host": f"EVIL.example:{port}"})).status_code == 421
         assert (await post(port, LEGACY_POST)).status_code == 200
         # and a real client, both protocol generations
         for mode in ("auto", "legacy"):

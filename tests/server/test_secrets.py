@@ -255,3 +255,31 @@ async def test_stdio_server_stderr_never_shows_the_key(upstream: tuple[Sandbox, 
     assert "DEBUG" in stderr and "HTTP Request" in stderr  # the subprocess really logged at DEBUG
     for text in [*texts, stderr]:
         assert not leaked(text), text[:500]
+
+
+async def test_a_key_echoed_in_a_response_header_stays_out_of_the_debug_log() -> None:
+    """At DEBUG, httpcore logs raw response headers; an upstream whose redirect `Location:` echoes the key
+    must not put it on stderr. `tasklens doctor` at DEBUG against such an upstream, run as a subprocess."""
+    import anyio
+
+    key = FAKE_KEYS["deepomatic"]
+
+    async def redirecting_upstream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        location = f"https://elsewhere.example/login?apikey={key}".encode()
+        await send({"type": "http.response.start", "status": 302, "headers": [(b"location", location)]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async with serve_on_loopback(redirecting_upstream) as origin:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ANGO_", "DEEPOMATIC_", "SENDAI_", "MAXSIGHT_", "TASKLENS_"))
+        }
+        env |= {"DEEPOMATIC_API_KEY": key, "DEEPOMATIC_API_URL": origin, "TASKLENS_LOG_LEVEL": "DEBUG"}
+        done = await anyio.run_process([sys.executable, "-m", "tasklens.server", "doctor"], env=env, check=False)
+    stderr, stdout = done.stderr.decode(), done.stdout.decode()
+    assert "DEBUG" in stderr and "HTTP Request" in stderr and "302" in stderr  # it really logged, at DEBUG
+    assert done.returncode == 1 and "deepomatic" in stdout
+    assert not leaked(stderr + stdout), stderr[-2000:]

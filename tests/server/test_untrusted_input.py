@@ -32,6 +32,22 @@ def test_redaction_survives_a_key_split_by_invisible_characters() -> None:
     assert "[redacted]" in clean_upstream_text(f"your key {key} is revoked", secrets=(key,))
 
 
+def test_redaction_finds_a_key_in_any_letter_case_and_percent_encoded() -> None:
+    key = "sk_live_ABCDEF12/3456"
+    encoded = "".join(f"%{byte:02X}" for byte in key.encode())
+    for echoed in (
+        key.upper(),
+        key.lower(),
+        encoded,
+        encoded.lower(),
+        "sk_live_abcdef12%2F3456",
+        "Sk%5Flive_ABCdef12/3456",
+    ):
+        cleaned = clean_upstream_text(f"bad key {echoed}!", secrets=(key,))
+        assert cleaned == "bad key [redacted]!", (echoed, cleaned)
+    assert clean_upstream_text("nothing here: 100% sure", secrets=(key,)) == "nothing here: 100% sure"
+
+
 async def test_a_key_echoed_in_an_upstream_error_message_never_reaches_the_model(fake_time: FakeTime) -> None:
     key = "live-key-0123456789"
 
@@ -236,3 +252,68 @@ async def test_hostile_upstream_text_reaches_the_model_cleaned_and_capped() -> N
                     result.is_error and "Upstream said" in text_of(result) and "IGNORE PREVIOUS" in text_of(result)
                 )
     assert answered > 10 and quoted >= 4, (answered, quoted)  # the poison got through, cleaned
+
+
+def _echo_key(value: Any, key: str) -> Any:
+    """Every string of a JSON answer with the provider's key appended, in a different disguise each time."""
+    disguises = (key, key.upper(), "".join(f"%{byte:02x}" for byte in key.encode()), key[:6].upper() + key[6:])
+    if isinstance(value, str):
+        return f"{value} {disguises[len(value) % len(disguises)]}"
+    if isinstance(value, dict):
+        return {name: _echo_key(item, key) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_echo_key(item, key) for item in value]
+    return value
+
+
+class KeyEchoingUpstream:
+    """The sandbox, except that every successful JSON answer echoes the provider's own API key in every
+    string, as an upstream that reflects request headers into a payload would."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from tasklens.server.sandbox import SANDBOX_KEYS
+
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def collect(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            else:
+                body.extend(message.get("body", b""))
+
+        await self.app(scope, receive, collect)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        payload = bytes(body)
+        provider = scope["path"].strip("/").split("/")[0]
+        if start.get("status") == 200 and provider in SANDBOX_KEYS and payload.startswith(b"{"):
+            payload = json.dumps(_echo_key(json.loads(payload), SANDBOX_KEYS[provider])).encode()
+        await send({**start, "headers": [*headers, (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def test_a_key_echoed_inside_a_successful_answer_never_reaches_the_model() -> None:
+    """Any letter case, percent-encoded or not, in any string of any tool's result."""
+    from urllib.parse import unquote
+
+    from mcp import Client
+
+    from support.catalog_calls import catalog_calls, unthrottled_server
+    from tasklens.server.sandbox import SANDBOX_KEYS, ManualClock, Sandbox
+    from tasklens.tools.providers import Runtime
+
+    sandbox = Sandbox(clock=ManualClock(), ango_requests_per_minute=None)
+    server = unthrottled_server(sandbox, Runtime(transport=httpx.ASGITransport(app=KeyEchoingUpstream(sandbox))))
+    redacted = 0
+    async with Client(server, mode="legacy") as client:
+        for tool in (await client.list_tools()).tools:
+            for arguments in catalog_calls(tool):
+                result = await client.call_tool(tool.name, arguments)
+                wire = unquote(result.model_dump_json(by_alias=True)).lower()
+                for key in SANDBOX_KEYS.values():
+                    assert key.lower() not in wire and key[:12].lower() not in wire, (tool.name, arguments)
+                redacted += wire.count("[redacted]")
+    assert redacted > 50  # the keys really came back in the answers, and were taken out

@@ -15,7 +15,7 @@ import pytest
 from support.clocks import FakeTime
 from tasklens.server.sandbox import SANDBOX_KEYS, Fault, ManualClock, Sandbox, serve_on_loopback
 from tasklens.tools.errors import ProviderError
-from tasklens.tools.http.policy import HttpPolicy, RetryPolicy, parse_retry_after
+from tasklens.tools.http.policy import MAX_RETRY_AFTER_S, HttpPolicy, RetryPolicy, parse_retry_after
 from tasklens.tools.http.rate_limit import SlidingWindowLimiter
 from tasklens.tools.providers.deepomatic import DeepomaticClient
 
@@ -230,6 +230,24 @@ async def test_a_wild_retry_after_does_not_disable_the_provider(sandbox: Sandbox
     with pytest.raises(ProviderError):
         await http.get_json(TASK)
     assert limiter.next_free_in() <= http.retry.deadline_s
+
+
+async def test_an_absurd_retry_after_is_capped_and_said(
+    sandbox: Sandbox, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retry-After: 1000000000 is honoured for MAX_RETRY_AFTER_S at most; the error and the log say so,
+    and the provider's other callers are held no longer than one call's deadline."""
+    limiter = SlidingWindowLimiter(100, clock=fake_time.clock, sleep=fake_time.sleep)
+    http = policy(sandbox, fake_time, limiter=limiter)
+    sandbox.faults.add(Fault(kind="429", times=1, provider="deepomatic", retry_after=1_000_000_000))
+    with caplog.at_level("WARNING", logger="tasklens.http"), pytest.raises(ProviderError) as caught:
+        await http.get_json(TASK)
+    error = caught.value
+    assert error.kind == "rate_limited" and error.retry_after == MAX_RETRY_AFTER_S
+    assert "asking for a wait of 1000000000 s, which tasklens caps at 120 s; retry in 120 s" in error.for_model()
+    assert "Retry-After of 1000000000 s; tasklens honours at most 120 s" in caplog.text
+    assert limiter.next_free_in() <= http.retry.deadline_s
+    assert parse_retry_after("9" * 5000, now=0) is None  # past int()'s digit limit: no wait at all
 
 
 async def test_the_size_cap_holds_for_streamed_bodies_without_content_length(fake_time: FakeTime) -> None:

@@ -8,10 +8,11 @@ vetted address (`PinnedTransport`), so a second, different DNS answer cannot red
 verifies the certificate against the URL's host name. Redirects are not followed. The body is streamed
 in chunks with a size cap, never buffered whole.
 
-Two origins are trusted as they are, because the user configured them: the Ango API origin (same
-scheme, host and port), where an on-premise or proxied Hub serves its export links, over plain
-`http://` too when that is how the Hub is configured; and, in sandbox mode only, plain `http://` to
-this machine (the sandbox's signed export links).
+One origin is trusted as it is, because the user configured it: the Ango API origin (same scheme,
+host and port), where an on-premise or proxied Hub serves its export links, over plain `http://` too
+when that is how the Hub is configured. In sandbox mode that origin is the sandbox's own (in-process
+`http://sandbox`, or its loopback port), so its signed export links pass by the same rule, and no
+other port on this machine does.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ import anyio
 import httpcore
 import httpx
 
+from ..untrusted import whole_number
 from .sources import refuse
 from .unpack import Limits, human_size
 
 CHUNK = 1 << 20
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SANDBOX_HOST = "sandbox"  # the in-process sandbox's origin (http://sandbox), served by its ASGI transport
 METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -88,7 +89,6 @@ class DownloadPolicy:
     """Where export downloads may go. `trusted_origins` are the configured provider API origins whose
     links are fetched as they are; `sandbox_transport` serves http://sandbox in-process (tests, demo)."""
 
-    sandbox: bool = False
     trusted_origins: frozenset[Origin] = frozenset()
     sandbox_transport: httpx.AsyncBaseTransport | None = None
     resolver: Resolver = system_resolver
@@ -101,6 +101,8 @@ def non_public_reason(address: IPAddress) -> str | None:
     if address in METADATA:
         return "a cloud metadata address"
     if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:  # fec0::/10: deprecated, yet `is_global` on Python 3.11
+            return "a site-local address"
         embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
         if embedded is not None:
             reason = non_public_reason(embedded)
@@ -125,7 +127,7 @@ def non_public_reason(address: IPAddress) -> str | None:
 class Vetted:
     url: httpx.URL
     host: str
-    address: str | None  # the pinned address; None for sandbox loopback / in-process
+    address: str | None  # the pinned address; None for a trusted origin, fetched as it is
 
 
 async def vet_url(raw: str, policy: DownloadPolicy) -> Vetted:
@@ -141,11 +143,6 @@ async def vet_url(raw: str, policy: DownloadPolicy) -> Vetted:
         raise refuse("Export URLs may not carry a user name or password; pass the signed https:// link.")
     if origin_of(url) in policy.trusted_origins:
         return Vetted(url, host, None)
-    if policy.sandbox and url.scheme == "http":
-        if host == SANDBOX_HOST and policy.sandbox_transport is not None:
-            return Vetted(url, host, None)
-        if host in LOOPBACK_HOSTS:
-            return Vetted(url, host, None)
     if url.scheme != "https":
         raise refuse(
             "Export URLs must be https:// (plain http:// only from the configured Ango API host); download "
@@ -267,8 +264,7 @@ async def open_download(raw_url: str, policy: DownloadPolicy, limits: Limits) ->
             async with client.stream("GET", vetted.url) as response:
                 if response.status_code != 200:
                     raise _status_refusal(response.status_code, host)
-                declared = response.headers.get("content-length", "")
-                total = int(declared) if declared.isascii() and declared.isdigit() else None
+                total = whole_number(response.headers.get("content-length"), max_digits=18)
                 if total is not None and total > limits.max_download_bytes:
                     raise refuse(
                         f"The export at {host} is {human_size(total)}, over tasklens' download limit of "

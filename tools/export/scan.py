@@ -156,6 +156,12 @@ def _delete_path(value: Any, message: str) -> bool:
     return True
 
 
+def _skip_blank(buf: bytes, pos: int, end: int | None = None) -> int:
+    """The index of the first non-whitespace byte at or after `pos` (or `end`), found in one C-level step."""
+    found = _WS_RUN.match(buf, pos, len(buf) if end is None else end)
+    return found.end() if found else pos
+
+
 def _format_error(message: str, offset: int) -> ExportFormatError:
     match = _MALFORMED.search(message)
     if match:
@@ -263,7 +269,7 @@ class ArrayScanner(_Buffered):
         """Find `[` and learn the first key of element 0; False while more bytes are needed. Whitespace
         already looked at is dropped, so a long run of it is neither kept nor scanned twice."""
         buf = self._buf
-        i = _WS_RUN.match(buf).end()
+        i = _skip_blank(buf, 0)
         if not self._bracket:
             if i == len(buf):
                 self._drop(i)
@@ -272,7 +278,7 @@ class ArrayScanner(_Buffered):
                 raise ExportFormatError(self._base + i, "expected '[' to open the array of assets")
             self._bracket = True
             i += 1
-        j = _WS_RUN.match(buf, i).end()
+        j = _skip_blank(buf, i)
         if j == len(buf):
             self._drop(j)
             return False
@@ -441,7 +447,7 @@ class LinesScanner(_Buffered):
         pos = self._scanned if self._pending else self._start
         while pos < end:
             if not self._pending:
-                pos = min(_WS_RUN.match(buf, pos, end).end(), end)  # blank lines between records, in one step
+                pos = _skip_blank(buf, pos, end)  # blank lines between records, in one step
                 self._start = pos
                 if pos >= end:
                     break

@@ -5,11 +5,16 @@ refusal says which one applied: no `..` components; the path, with every symlink
 inside a root (a symlink inside a root that points outside is refused); only regular files (a FIFO
 would block the server, a device would never end). The file is opened without following a final
 symlink and non-blocking, then checked again on the open descriptor, so a swap between the check and
-the open cannot slip another file in.
+the open cannot slip another file in; a swap caught that way, or while the path is being resolved, is
+refused with its own sentence.
+
+A hard link is the same file under a second name, so a hard link inside a root to a file outside it
+is read: nothing on the path or the descriptor tells the two apart.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -65,9 +70,14 @@ def open_local(source: str, roots: Sequence[str]) -> LocalFile:
     path = Path(source)
     if ".." in path.parts:
         raise refuse("Export paths may not contain '..'; pass the file's full path inside an export root.")
-    real_roots = [os.path.realpath(root) for root in roots]
-    absolute = path if path.is_absolute() else Path(real_roots[0]) / path
-    real = os.path.realpath(absolute)
+    try:
+        real_roots = [os.path.realpath(root) for root in roots]
+        absolute = path if path.is_absolute() else Path(real_roots[0]) / path
+        real = os.path.realpath(absolute)
+    except OSError:  # a symlink on the way was replaced between its lstat and its readlink
+        raise refuse(_changed(shown, "while its path was being resolved")) from None
+    except RecursionError:  # each symlink of a chain is one level of realpath's recursion
+        raise refuse(f"{shown} is reached through too long a chain of symlinks; it was not read.") from None
     allowed = ", ".join(real_roots[:3])
     if not _inside(real, real_roots):
         if _inside(os.path.abspath(absolute), real_roots):
@@ -83,6 +93,11 @@ def open_local(source: str, roots: Sequence[str]) -> LocalFile:
     except PermissionError:
         raise refuse(f"tasklens may not read {shown} (permission denied).", "forbidden") from None
     except OSError as error:
+        if error.errno == errno.ELOOP:  # resolved to a file, yet a symlink when opened: a swap, or a loop
+            raise refuse(
+                f"{shown} is a symlink loop, or was replaced by a symlink between being checked and being opened; "
+                "it was not read."
+            ) from None
         raise refuse(f"{shown} cannot be opened ({error.strerror or 'error'}); pass a regular export file.") from None
     try:
         info = os.fstat(fd)
@@ -91,15 +106,18 @@ def open_local(source: str, roots: Sequence[str]) -> LocalFile:
             raise refuse(f"{shown} is {kind}, not a regular file; pass an export file.")
         opened = _opened_path(fd)
         if opened is not None and not _inside(opened, real_roots):
-            raise refuse(
-                f"{shown} changed while being opened and now points outside the export roots; it was not read."
-            )
+            raise refuse(_changed(shown, "while being opened, and now points outside the export roots"))
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
         return LocalFile(file=os.fdopen(fd, "rb", buffering=0), size=info.st_size, path=source)
     except BaseException:
         os.close(fd)
         raise
+
+
+def _changed(shown: str, when: str) -> str:
+    """The sentence for a path that something on this machine changed under tasklens (a symlink swap)."""
+    return f"{shown} changed {when}; it was not read. Retry once nothing is replacing it."
 
 
 def _opened_path(fd: int) -> str | None:

@@ -8,8 +8,10 @@ and the Deepomatic SDK does not retry 429. So the policy is ours, written once:
   most once; the wait honours `Retry-After` (seconds or HTTP date) and is otherwise full-jitter
   exponential backoff; attempts are bounded and so is the call's total deadline;
 * a per-provider sliding-window rate limiter shared by every call, which also holds all callers back
-  after a 429 that named a wait;
-* a cap on the response size, read as a stream so an oversized body is never buffered whole;
+  after a 429 that named a wait; a wait longer than `MAX_RETRY_AFTER_S` is capped, and the error and
+  the log say so;
+* a cap on the response size, read as a stream so an oversized body is never buffered whole, and a
+  body decoded only within the depth and number limits of `tasklens.tools.untrusted`;
 * every failure becomes a `ProviderError` with a clean message, never an httpx exception.
 
 Clock, sleep and randomness are injectable so tests prove waits and bounds without waiting.
@@ -18,11 +20,9 @@ Clock, sleep and randomness are injectable so tests prove waits and bounds witho
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,12 +31,14 @@ from typing import Any
 import anyio
 import httpx
 
-from ..errors import ErrorKind, ProviderError, clean_upstream_text
+from ..errors import ErrorKind, ProviderError, clean_upstream_text, register_secret
+from ..untrusted import UntrustedInput, decode_json, whole_number
 from .rate_limit import Clock, Sleep, SlidingWindowLimiter, WouldExceedDeadline
 
 logger = logging.getLogger("tasklens.http")
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER_S = 120.0  # a longer Retry-After (a day, a billion seconds) is honoured only this long
 ErrorParser = Callable[[Any], tuple[str | None, str | None]]
 """Reads (code, message) out of a provider's error body (already JSON-decoded, or None)."""
 
@@ -72,6 +74,8 @@ class HttpPolicy:
     max_concurrency: int = 8
 
     def __post_init__(self) -> None:
+        for secret in self.secrets:  # a key echoed in any answer, not only an error, is redacted
+            register_secret(secret)
         timeout = httpx.Timeout(
             self.retry.read_timeout_s, connect=self.retry.connect_timeout_s, pool=self.retry.connect_timeout_s
         )
@@ -170,7 +174,9 @@ class HttpPolicy:
             if error.retry_after is not None and status in (429, 503) and self.limiter is not None:
                 # Hold every caller of this provider, but never longer than one call's deadline: a
                 # wild Retry-After (a day) must not disable the provider until restart.
-                self.limiter.block_until(self.clock() + min(error.retry_after, self.retry.deadline_s))
+                hold = min(error.retry_after, self.retry.deadline_s)
+                self.limiter.block_until(self.clock() + hold)
+                logger.info("%s: HTTP %s with Retry-After, every call held for %.1f s", self.provider, status, hold)
             wait = self._wait_or_raise(error, attempt, deadline, retry_after=error.retry_after)
             logger.info("%s %s: HTTP %s, retry %d in %.2f s", self.provider, method, status, attempt, wait)
             await self.sleep(wait)
@@ -241,7 +247,7 @@ class HttpPolicy:
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         limit = self.retry.max_response_bytes
-        declared = _whole_number(response.headers.get("content-length"))
+        declared = whole_number(response.headers.get("content-length"), max_digits=18)
         if declared is not None and declared > limit:
             raise self._too_large(response.status_code)
         chunks: list[bytes] = []
@@ -265,30 +271,50 @@ class HttpPolicy:
 
     def _decode(self, status: int, body: bytes) -> Any:
         try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            return decode_json(body)
+        except UntrustedInput as refused:
             raise ProviderError(
                 self.provider,
                 "bad_response",
                 http_status=status,
-                hint=f"{self.provider} answered HTTP {status} with a body that is not valid JSON; retry shortly.",
+                hint=(
+                    f"{self.provider} answered HTTP {status} with a body tasklens cannot read ({refused}); "
+                    "retry shortly."
+                ),
             ) from None
 
     def _http_error(self, status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
         payload: Any = None
         if "json" in headers.get("content-type", "").lower():
             try:
-                payload = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                payload = decode_json(body)
+            except UntrustedInput:
                 payload = None
         code, message = self.parse_error(payload) if payload is not None else (None, None)
+        retry_after = parse_retry_after(headers.get("retry-after"), now=time.time())
+        hint = ""
+        if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
+            asked = f"{retry_after:.0f}"
+            logger.warning(
+                "%s answered HTTP %s with Retry-After of %s s; tasklens honours at most %.0f s",
+                self.provider,
+                status,
+                asked,
+                MAX_RETRY_AFTER_S,
+            )
+            hint = (
+                f"{self.provider} answered HTTP {status} asking for a wait of {asked} s, which tasklens caps at "
+                f"{MAX_RETRY_AFTER_S:.0f} s; retry in {MAX_RETRY_AFTER_S:.0f} s."
+            )
+            retry_after = MAX_RETRY_AFTER_S
         return ProviderError(
             self.provider,
             _kind_for_status(status),
             http_status=status,
             code=clean_upstream_text(code, secrets=self.secrets, limit=60) if code else None,
             message=clean_upstream_text(message, secrets=self.secrets) if message else "",
-            retry_after=parse_retry_after(headers.get("retry-after"), now=time.time()),
+            retry_after=retry_after,
+            hint=hint,
         )
 
     def _wait_or_raise(self, error: ProviderError, attempt: int, deadline: float, retry_after: float | None) -> float:
@@ -305,13 +331,6 @@ class HttpPolicy:
 
 TOO_LARGE = "too_large"
 """`ProviderError.code` of a response cut off by the size cap, so a client can retry with less."""
-
-
-def _whole_number(value: str | None) -> int | None:
-    """An ASCII decimal header value, or None (`str.isdigit` also accepts '²', which int() refuses)."""
-    if value is None or not re.fullmatch(r"[0-9]{1,18}", value.strip()):
-        return None
-    return int(value.strip())
 
 
 def _kind_for_status(status: int) -> ErrorKind:
@@ -334,7 +353,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """`Retry-After` as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3); None if absent/bad."""
     if not value:
         return None
-    seconds = _whole_number(value)
+    seconds = whole_number(value, max_digits=18)
     if seconds is not None:
         return float(seconds)
     try:

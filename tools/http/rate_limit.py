@@ -4,6 +4,12 @@ Providers publish limits as "N requests per minute" (Ango: 100 on the Standard p
 lets a burst plus the refill through, which can exceed N in some 60 s window; a sliding window of the
 last N send times cannot, so "never exceeds the configured rate" holds for any window, not on average.
 
+The upstream counts a request when it arrives, not when it was admitted here: a request admitted at
+the start of a window can arrive later (a fresh connection, a busy event loop) than one admitted at
+the start of the next. So a slot stays counted for the window plus `guard_s`, the most a request may
+take from admission to arrival; then no window the upstream counts, however it aligns, holds more
+than N.
+
 Callers reserve their send time under a short lock and sleep outside it, so a caller with a near
 deadline is never stuck behind one willing to wait longer, and admission order is first come, first
 served. The clock and sleep are injectable so tests prove all this without waiting.
@@ -20,6 +26,7 @@ import anyio
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+GUARD_S = 2.0  # admission to arrival upstream: a TLS handshake on a slow link, with room to spare
 
 
 class WouldExceedDeadline(Exception):
@@ -31,20 +38,21 @@ class WouldExceedDeadline(Exception):
 
 
 class SlidingWindowLimiter:
-    """Admits at most `max_requests` in any `window_s` seconds, in arrival order."""
+    """Admits at most `max_requests` in any `window_s + guard_s` seconds, in arrival order."""
 
     def __init__(
         self,
         max_requests: int,
         window_s: float = 60.0,
         *,
+        guard_s: float = GUARD_S,
         clock: Clock = time.monotonic,
         sleep: Sleep = anyio.sleep,
     ) -> None:
         if max_requests < 1:
             raise ValueError("max_requests must be at least 1")
         self.max_requests = max_requests
-        self.window_s = window_s
+        self.span_s = window_s + guard_s  # how long a slot stays counted
         self._clock = clock
         self._sleep = sleep
         self._slots: deque[float] = deque()  # reserved send times, non-decreasing, possibly in the future
@@ -72,7 +80,7 @@ class SlidingWindowLimiter:
         for _ in range(max(1, n)):
             when = max(now, self._blocked_until)
             if len(slots) >= self.max_requests:
-                when = max(when, slots[-self.max_requests] + self.window_s)
+                when = max(when, slots[-self.max_requests] + self.span_s)
             slots.append(when)
         return when - now
 
@@ -90,9 +98,9 @@ class SlidingWindowLimiter:
     def _earliest(self, now: float) -> float:
         # A slot stays counted while `slot + window > now`; the same expression decides when the
         # oldest one frees up, so rounding can never admit N+1 in a window.
-        while self._slots and self._slots[0] + self.window_s <= now:
+        while self._slots and self._slots[0] + self.span_s <= now:
             self._slots.popleft()
         when = max(now, self._blocked_until)
         if len(self._slots) >= self.max_requests:
-            when = max(when, self._slots[-self.max_requests] + self.window_s)
+            when = max(when, self._slots[-self.max_requests] + self.span_s)
         return when

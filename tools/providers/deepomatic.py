@@ -21,6 +21,7 @@ from ..results.find import FindQuery, Matches
 from ..results.provider_name import ProviderName
 from ..results.task import Prediction, State, TaskResults, TaskView, is_terminal
 from ..timestamps import iso_time
+from ..untrusted import whole_number
 from .base import CheckResult, PollCadence, ProviderClient, Text, as_text, first_text
 from .spec import ProviderSpec
 
@@ -212,9 +213,7 @@ def _next_offset(link: Any) -> int | None:
     if not isinstance(link, str) or not link:
         return None
     values = parse_qs(urlsplit(link).query).get("offset")
-    if not values or not values[0].isdigit():
-        return None
-    return int(values[0])
+    return whole_number(values[0], max_digits=9) if values else None
 
 
 def events(task: DeepomaticTask) -> list[tuple[str | None, str]]:

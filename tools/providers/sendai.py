@@ -125,13 +125,19 @@ class SendaiClient(ProviderClient):
         request = f"GET {path}, then the same without the key"
         deadline = self.check_deadline()
         try:
-            await self.http.get_json(path, deadline=deadline)
+            body = await self.http.get_json(path, deadline=deadline)
         except ProviderError as error:
             if error.kind != "not_found":
                 raise self._explain(error, PROBE_TASK_ID, team, project) from None
             found = error
         else:
-            return CheckResult(request, "200: key accepted")
+            if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
+                raise self.fail(
+                    "bad_response",
+                    f"{self.settings.base_url} answered 200 without Send.ai's task payload, so it is not the "
+                    "Send.ai API; set SENDAI_API_URL to the API host (default https://api.send.ai).",
+                )
+            return CheckResult(request, "200 with a task payload: key accepted")
         try:
             await self.http.get_json(path, deadline=deadline, anonymous=True)
         except ProviderError as control:
@@ -209,7 +215,7 @@ class SendaiClient(ProviderClient):
                 f"Send.ai has no task {task_id} in team {team}, project {project} (HTTP 404); check all three ids.",
                 error,
             )
-        if error.kind == "forbidden":
+        if error.kind == "forbidden" and error.http_status != 451:  # 451 keeps its own sentence
             return self.fail(
                 "forbidden",
                 f"Send.ai refused access to project {project} (HTTP 403); the key needs the task.read scope "

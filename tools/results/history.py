@@ -15,12 +15,14 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ..errors import ProviderError
+from ..untrusted import whole_number
 from .compact import Compact, published_as
 from .provider_name import ProviderName
 from .task import State, TaskView
 
 MAX_LIMIT = 100
 _CURSOR_PREFIX = "before:"
+_CURSOR_DIGITS = 6  # a history of a million entries is far beyond any task's
 
 
 # Nested models carry no docstring on purpose (pydantic would publish it in the tool's output schema).
@@ -131,9 +133,9 @@ def page_of(
 
 
 def _cursor_end(provider: ProviderName, cursor: str, total: int) -> int:
-    digits = cursor[len(_CURSOR_PREFIX) :] if cursor.startswith(_CURSOR_PREFIX) else ""
-    if digits.isdigit() and 0 < int(digits) <= total and len(digits) < 7:
-        return int(digits)
+    end = whole_number(cursor.removeprefix(_CURSOR_PREFIX), max_digits=_CURSOR_DIGITS)
+    if cursor.startswith(_CURSOR_PREFIX) and end is not None and 0 < end <= total:
+        return end
     raise ProviderError(
         provider,
         "invalid_argument",

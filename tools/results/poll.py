@@ -157,6 +157,8 @@ def _shared_errors(lines: list[TaskLine]) -> dict[str, str]:
 
 
 def _template(sentence: str, task_id: str) -> str:
+    if task_id not in sentence:  # most sentences never name the id: no pattern to build
+        return sentence
     return re.sub(rf"(?<![\w-]){re.escape(task_id)}(?![\w-])", ID_PLACEHOLDER, sentence)
 
 

@@ -25,6 +25,7 @@ from tasklens.tools.export.download import (
     _PinnedBackend,
     non_public_reason,
     open_download,
+    origin_of,
     vet_url,
 )
 from tasklens.tools.export.pipeline import ExportReader, ExportSettings, read_local, read_url
@@ -90,6 +91,48 @@ def test_non_regular_files_are_refused(roots: tuple[str, ...]) -> None:
     assert "is a character device" in _refusal(open_local, "/dev/zero", ("/dev",)).for_model()
 
 
+def test_a_symlink_swapped_while_its_path_is_resolved_gets_its_own_sentence(
+    roots: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """realpath lstat()s a symlink, then readlink()s it; replaced by a file in between, readlink fails."""
+    os.symlink(os.path.join(roots[0], "ok.json"), os.path.join(roots[0], "alias.json"))
+
+    def swapped(path: Any, *args: Any, **kwargs: Any) -> str:
+        raise OSError(22, "Invalid argument", path)
+
+    monkeypatch.setattr(os, "readlink", swapped)
+    error = _refusal(open_local, "alias.json", roots)
+    assert "alias.json changed while its path was being resolved; it was not read" in error.for_model()
+
+
+def test_a_file_replaced_by_a_symlink_before_the_open_gets_its_own_sentence(
+    roots: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_realpath = os.path.realpath
+
+    def then_swap(path: Any, *args: Any, **kwargs: Any) -> str:
+        resolved = real_realpath(path, *args, **kwargs)
+        if str(path).endswith("ok.json"):  # the moment after the check: a symlink takes the file's place
+            os.replace(resolved, resolved + ".moved")
+            os.symlink(resolved + ".moved", resolved)
+        return resolved
+
+    monkeypatch.setattr(os.path, "realpath", then_swap)
+    message = _refusal(open_local, "ok.json", roots).for_model()
+    assert "replaced by a symlink between being checked and being opened; it was not read" in message
+
+
+def test_symlink_loops_and_long_chains_are_refused_with_a_sentence(roots: tuple[str, ...]) -> None:
+    root = roots[0]
+    os.symlink("loop.json", os.path.join(root, "loop.json"))
+    assert "is a symlink loop" in _refusal(open_local, "loop.json", roots).for_model()
+    previous = "ok.json"
+    for i in range(1500):  # each link is one level of realpath's recursion
+        os.symlink(previous, os.path.join(root, f"chain{i}"))
+        previous = f"chain{i}"
+    assert "too long a chain of symlinks" in _refusal(open_local, previous, roots).for_model()
+
+
 def test_a_missing_file_is_not_found(roots: tuple[str, ...]) -> None:
     error = _refusal(open_local, "nope.json", roots)
     assert error.kind == "not_found" and "There is no file at nope.json" in error.for_model()
@@ -135,9 +178,19 @@ async def test_only_https_outside_sandbox_mode() -> None:
     assert vetted.address == "93.184.216.34"
 
 
-async def test_sandbox_mode_allows_only_its_loopback_http() -> None:
-    policy = DownloadPolicy(sandbox=True, resolver=resolver_for("10.0.0.1"))
+def _sandbox_at(origin: str, **kwargs: Any) -> DownloadPolicy:
+    """The policy of sandbox mode: the sandbox serves Ango, so its origin is the trusted Ango origin."""
+    trusted = origin_of(origin)
+    assert trusted is not None
+    return DownloadPolicy(trusted_origins=frozenset({trusted}), **kwargs)
+
+
+async def test_sandbox_mode_allows_only_its_own_loopback_origin() -> None:
+    policy = _sandbox_at("http://127.0.0.1:8800", resolver=resolver_for("10.0.0.1"))
     assert (await vet_url("http://127.0.0.1:8800/_sandbox/x.zip", policy)).address is None
+    # any other local port is another service (ssh on 22, a database): refused like any plain http
+    for other in ("http://127.0.0.1:22/", "http://127.0.0.1:8801/x.zip", "http://[::1]:8800/x.zip"):
+        assert "must be https://" in await _vet_refusal(other, policy)
     assert "must be https://" in await _vet_refusal("http://exports.example/x.zip", policy)
     assert "a private address" in await _vet_refusal("https://exports.example/x.zip", policy)
 
@@ -162,6 +215,7 @@ async def test_sandbox_mode_allows_only_its_loopback_http() -> None:
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:169.254.169.254", "cloud metadata"),
         ("2002:a00:1::1", "private"),  # 6to4 wrapping 10.0.0.1
+        ("fec0::1", "site-local"),
     ],
 )
 async def test_non_public_addresses_are_refused(address: str, reason: str) -> None:
@@ -252,7 +306,7 @@ async def _read(url: str, settings: ExportSettings) -> ExportReader:
 async def test_sandbox_loopback_download_streams_a_zip(served: Any) -> None:
     origin, data = served
     reader = await _read(
-        f"{origin}/export.zip?X-Amz-Signature=s", ExportSettings(sandbox=True, download=DownloadPolicy(sandbox=True))
+        f"{origin}/export.zip?X-Amz-Signature=s", ExportSettings(sandbox=True, download=_sandbox_at(origin))
     )
     assert reader.accumulator.assets == 40 and reader.bytes_in == len(data)
 
@@ -274,7 +328,7 @@ async def test_the_same_loopback_url_is_refused_outside_sandbox_mode(served: Any
 )
 async def test_download_failures_are_one_sentence(served: Any, path: str, expected: str) -> None:
     origin, _ = served
-    settings = ExportSettings(sandbox=True, download=DownloadPolicy(sandbox=True))
+    settings = ExportSettings(sandbox=True, download=_sandbox_at(origin))
     with pytest.raises(ProviderError) as caught:
         await _read(origin + path, settings)
     assert expected in caught.value.for_model() and "Expired" not in caught.value.for_model()
@@ -283,14 +337,27 @@ async def test_download_failures_are_one_sentence(served: Any, path: str, expect
 async def test_a_body_larger_than_the_cap_is_cut_while_streaming(served: Any) -> None:
     origin, data = served
     settings = ExportSettings(
-        sandbox=True, download=DownloadPolicy(sandbox=True), limits=Limits(max_download_bytes=len(data) - 1)
+        sandbox=True, download=_sandbox_at(origin), limits=Limits(max_download_bytes=len(data) - 1)
     )
     with pytest.raises(ProviderError, match="over tasklens' download limit"):
         await _read(f"{origin}/export.zip", settings)
     async with open_download(
-        f"{origin}/export.zip", DownloadPolicy(sandbox=True), Limits(max_download_bytes=len(data) + 10)
+        f"{origin}/export.zip", _sandbox_at(origin), Limits(max_download_bytes=len(data) + 10)
     ) as download:
         assert download.total == len(data)
+
+
+@pytest.mark.parametrize("declared", ["9" * 5000, "²", "-1"])
+async def test_an_unusable_content_length_is_ignored_and_the_cap_still_holds(declared: str) -> None:
+    """5,000 digits pass isdigit() and break int(); '²' passes isdigit() too. Neither is a length."""
+    data = b"x" * 100
+    app = _Files({"/e.zip": (200, {"content-length": declared}, data)})
+    policy = DownloadPolicy(
+        trusted_origins=frozenset({("http", "sandbox", 80)}), sandbox_transport=httpx.ASGITransport(app=app)
+    )
+    async with open_download("http://sandbox/e.zip", policy, Limits(max_download_bytes=1000)) as download:
+        assert download.total is None
+        assert b"".join([chunk async for chunk in download.chunks]) == data
 
 
 def test_signed_query_strings_never_reach_the_logs(caplog: Any) -> None:

@@ -246,7 +246,7 @@ def test_settings_follow_the_config(tmp_path: Path) -> None:
 
     config = replace(Config(providers={}), export_roots=(str(tmp_path),))
     settings = export_settings(config, None)
-    assert settings.roots == (str(tmp_path),) and not settings.sandbox and not settings.download.sandbox
+    assert settings.roots == (str(tmp_path),) and not settings.sandbox and not settings.download.trusted_origins
 
 
 async def test_an_export_link_on_the_configured_ango_origin_is_read_even_over_plain_http() -> None:
@@ -282,3 +282,17 @@ async def test_what_is_no_ango_export_is_refused_with_what_to_pass(
         result = await client.call_tool("summarize_export", {"source": str(tmp_path / "export.json")})
     assert result.is_error and expected in text_of(result), text_of(result)
     assert "ango:<project_id>" in text_of(result)
+
+
+async def test_sandbox_mode_reads_only_the_sandboxs_own_origin_over_plain_http() -> None:
+    """In sandbox mode the sandbox's signed links are read; any other local port (another service on
+    this machine) is refused before it is contacted."""
+    sandbox, bystander = Sandbox(), Sandbox()
+    async with serve_on_loopback(sandbox) as origin, serve_on_loopback(bystander) as other:
+        config = Config(providers=sandbox_providers(sandbox, origin=origin), sandbox=True)
+        async with Client(build_server(config)) as client:
+            result = await client.call_tool("summarize_export", {"source": f"ango:{PROJECT}"})
+            elsewhere = await client.call_tool("summarize_export", {"source": f"{other}/_sandbox/ango/exports/x.zip"})
+    assert not result.is_error, text_of(result)
+    assert elsewhere.is_error and "must be https://" in text_of(elsewhere)
+    assert not bystander.requests

@@ -65,3 +65,22 @@ async def test_pages_are_followed_by_offset_on_our_own_url_never_upstreams_next(
     assert all(isinstance(reads[i], TaskView) and reads[i].state == "running" for i in "123")  # type: ignore[union-attr]
     assert [urlsplit(str(r.url)).netloc for r in seen] == ["api.deepomatic.test"] * 2
     assert parse_qs(seen[1].url.query.decode())["offset"] == ["2"]
+
+
+@pytest.mark.parametrize("offset", ["²", "٣", "9" * 5000, "-2", "2.0"])
+async def test_a_next_link_with_an_unusable_offset_ends_the_pages(fake_time: FakeTime, offset: str) -> None:
+    """'²' passes str.isdigit() and then breaks int(); any offset that is not plain digits ends the paging,
+    and the tasks of the page already read are kept."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        page = {"id": "1", "status": "success", "error": None, "data": None}
+        return httpx.Response(200, json={"count": 2, "next": f"https://x/?offset={offset}", "results": [page]})
+
+    deepomatic = client(httpx.MockTransport(answer), fake_time, "https://api.deepomatic.test")
+    reads = await deepomatic.read_many(["1", "2"], team_id=None, project_id=None, deadline=fake_time.now + 30)
+    await deepomatic.aclose()
+    assert isinstance(reads["1"], TaskView) and reads["1"].state == "succeeded"
+    assert isinstance(reads["2"], ProviderError) and reads["2"].kind == "not_found"
+    assert len(seen) == 1

@@ -171,9 +171,21 @@ async def test_pages_walk_back_through_every_entry_once(env) -> None:
 
 async def test_a_bad_cursor_is_refused_with_a_next_step(env) -> None:
     client, _ = env
-    result = await client.call_tool("get_task_history", {"provider": "ango", "task_id": REWORKED, "cursor": "x"})
-    assert result.is_error
-    assert "call again without cursor" in text_of(result)
+    maxsight = next(entry.task_id for entry in CATALOG if entry.provider == "maxsight")
+    # '²' and '٣' pass str.isdigit() but not int(); a long digit run passes both but is no cursor of ours
+    for cursor in ("x", "before:²", "before:٣", "before:" + "9" * 25, "before:0", "before: "):
+        for provider, task_id in (("ango", REWORKED), ("maxsight", maxsight)):
+            arguments = {"provider": provider, "task_id": task_id, "cursor": cursor}
+            result = await client.call_tool("get_task_history", arguments)
+            assert result.is_error and "call again without cursor" in text_of(result), (cursor, text_of(result))
+
+
+def test_a_cursor_of_5000_digits_is_refused_before_it_is_converted() -> None:
+    from tasklens.tools.errors import ProviderError
+    from tasklens.tools.results.history import HistoryEntry, page_of
+
+    with pytest.raises(ProviderError, match="call again without cursor"):
+        page_of("ango", [HistoryEntry(event="created")], "before:" + "9" * 5000, 20)
 
 
 async def test_docs_sample_history_single_object(env) -> None:

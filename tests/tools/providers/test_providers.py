@@ -16,6 +16,7 @@ from support.clocks import FakeTime
 from support.mcp_harness import AUTH_HEADERS, raw_task
 from tasklens.server.sandbox import CATALOG, SANDBOX_KEYS, Fault, ManualClock, Sandbox, serve_on_loopback
 from tasklens.tools.errors import ProviderError
+from tasklens.tools.http.rate_limit import GUARD_S
 from tasklens.tools.providers import CLIENT_CLASSES, PROVIDERS, SPECS_BY_NAME, ProviderClient, ProviderSettings, Runtime
 
 pytestmark = pytest.mark.anyio
@@ -265,7 +266,7 @@ async def test_ango_rate_limit_is_respected_client_side(loopback: tuple[Sandbox,
     finally:
         await client.aclose()
     assert caught.value.kind == "rate_limited" and "configured rate limit" in caught.value.for_model()
-    assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 60
+    assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 60 + GUARD_S
     # With a deadline long enough, the extra calls queue instead: 120 calls, no 429 from the sandbox.
     sandbox.requests.clear()
     shared = SharedTime()
@@ -319,3 +320,25 @@ async def test_history_over_loopback_reads_the_documented_endpoints(
         assert f"/ango/v2/task/{entry.task_id}/history" in paths
     else:
         assert history.derived is True and all(e.event for e in history.entries)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_451_is_said_as_unavailable_for_legal_reasons(provider: str, fake_time: FakeTime) -> None:
+    """451 is not 403: no provider blames the key or claims a 403 for it."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(451, json={"message": "blocked here"}))
+    settings = ProviderSettings(
+        name=provider,  # type: ignore[arg-type]
+        api_key=SANDBOX_KEYS[provider],
+        base_url="https://upstream.test",
+        defaults=SPECS_BY_NAME[provider].sandbox_defaults,  # type: ignore[index]
+    )
+    client = CLIENT_CLASSES[provider](settings, Runtime(transport=transport, clock=fake_time.clock))  # type: ignore[index]
+    task_id = next(entry.task_id for entry in CATALOG if entry.provider == provider)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await client.get_task(task_id)
+    finally:
+        await client.aclose()
+    text = caught.value.for_model()
+    assert caught.value.http_status == 451 and "(HTTP 451)" in text and "403" not in text
+    assert ("legal reasons" in text or "by IP or country" in text) and "lacks permission" not in text, text

@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar
 import anyio
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from ...bounded_cache import BoundedCache
 from ...errors import ProviderError, clean_upstream_text
 from ...http.policy import TOO_LARGE
 from ...results.budget import token_estimate
@@ -41,6 +42,7 @@ PROBE_TASK_ID = "0" * 24  # shaped like an Ango ObjectId, never issued: the key 
 PROJECT_TTL_S = 600.0
 EXPORT_TIMEOUT_S = 600.0  # Ango builds the export while the request is open, with no status endpoint to poll
 UNREADABLE_PROJECT_TTL_S = 60.0  # don't re-read a project the key may not see on every call
+PROJECT_CACHE_SIZE = 256  # project definitions kept at once, least recently used dropped first
 CONCISE_CLASSES = 8
 FIND_COUNT_REQUESTS = 12  # per-stage counts one find_tasks call may add (100 requests/minute in all)
 COUNT_CONCURRENCY = 4
@@ -119,8 +121,9 @@ class AngoClient(ProviderClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._projects: dict[str, tuple[float, dict[str, AngoStage]]] = {}
-        self._batches: dict[str, dict[str, str]] = {}  # project id → batch id → name, read with the stages
+        self._projects: BoundedCache[str, dict[str, AngoStage]] = BoundedCache(PROJECT_CACHE_SIZE)
+        # project id → batch id → name, read with the stages and bounded the same way
+        self._batches: BoundedCache[str, dict[str, str]] = BoundedCache(PROJECT_CACHE_SIZE)
         self._export_locks: dict[str, anyio.Lock] = {}
 
     @staticmethod
@@ -170,7 +173,7 @@ class AngoClient(ProviderClient):
         """
         request = f"GET /v2/task/{PROBE_TASK_ID}"
         try:
-            await self.get_json(
+            data = await self.get_json(
                 f"/v2/task/{PROBE_TASK_ID}",
                 params={"includeAnswer": "false"},
                 deadline=self.check_deadline(),
@@ -188,7 +191,13 @@ class AngoClient(ProviderClient):
                     error,
                 ) from None
             return CheckResult(request, "404 in Ango's error envelope for a task id that cannot exist: key accepted")
-        return CheckResult(request, "200: key accepted")
+        if not isinstance(data.get("task"), dict):  # Ango's envelope around something that is not a task
+            raise self.fail(
+                "bad_response",
+                f"{self.settings.base_url} answered 200 without a task in Ango's envelope, so it is not the Ango "
+                "API; set ANGO_REGION (eu, us or in) or ANGO_API_URL to your organization's API host.",
+            )
+        return CheckResult(request, "200 with a task object: key accepted")
 
     async def read_task(self, task_id: str, *, team_id: str | None, project_id: str | None, detailed: bool) -> TaskView:
         return await self._read_view(task_id, project_id, self.http.deadline(), detailed=detailed, answers=True)
@@ -374,24 +383,29 @@ class AngoClient(ProviderClient):
 
     async def project_stages(self, project_id: str, deadline: float) -> dict[str, AngoStage]:
         """Stage id → stage for a project. A project that cannot be read yields no stages (the task's
-        state is then `unknown` with the reason), never a failed call: the task itself was read."""
-        cached = self._projects.get(project_id)
+        state is then `unknown` with the reason), never a failed call: the task itself was read. Only a
+        well-formed id is read or remembered: the cache is keyed by what the id check let through."""
+        try:
+            segment = self.segment(project_id, "project_id")
+        except ProviderError:
+            return {}
         now = self.http.clock()
-        if cached and cached[0] > now:
-            return cached[1]
+        cached = self._projects.get(project_id, now)
+        if cached is not None:
+            return cached
         try:
             data = await self.get_json(
-                f"/v2/project/{self.segment(project_id, 'project_id')}",
+                f"/v2/project/{segment}",
                 deadline=deadline,
                 what="project",
                 ident=project_id,
             )
         except ProviderError as error:
-            # Remember only what will not change on a retry: no access, no such project, an id we refuse,
-            # a definition over the size cap. A glitch (an HTML page, a malformed body, a 5xx, a timeout)
-            # degrades this answer only; caching it would make every task of the project `unknown`.
-            if error.kind in ("forbidden", "not_found", "invalid_argument") or error.code == TOO_LARGE:
-                self._projects[project_id] = (now + UNREADABLE_PROJECT_TTL_S, {})
+            # Remember only what will not change on a retry: no access, no such project, a definition
+            # over the size cap. A glitch (an HTML page, a malformed body, a 5xx, a timeout) degrades
+            # this answer only; caching it would make every task of the project `unknown`.
+            if error.kind in ("forbidden", "not_found") or error.code == TOO_LARGE:
+                self._projects.put(project_id, {}, now + UNREADABLE_PROJECT_TTL_S)
             return {}
         project = value if isinstance(value := data.get("project"), dict) else {}
         stages: dict[str, AngoStage] = {}
@@ -401,12 +415,13 @@ class AngoClient(ProviderClient):
             except ValueError:
                 continue
             stages[stage.id] = stage
-        self._projects[project_id] = (now + PROJECT_TTL_S, stages)
-        self._batches[project_id] = {
+        self._projects.put(project_id, stages, now + PROJECT_TTL_S)
+        batches = {
             batch_id: as_text(raw.get("name")) or batch_id
             for raw in project.get("batches") or []
             if isinstance(raw, dict) and (batch_id := as_text(raw.get("_id")))
         }
+        self._batches.put(project_id, batches, now + PROJECT_TTL_S)
         return stages
 
     async def read_matches(self, query: FindQuery) -> Matches:
@@ -515,7 +530,7 @@ class AngoClient(ProviderClient):
 
     def _batch_ids(self, project: str, batch: str) -> list[str]:
         """Batch ids for a batch name or id (task objects carry ids; people know names)."""
-        batches = self._batches.get(project, {})
+        batches = self._batches.get(project, self.http.clock()) or {}
         wanted = batch.lower()
         ids = [bid for bid, name in batches.items() if wanted in (bid.lower(), name.lower())]
         if ids:
