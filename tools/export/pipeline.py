@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 import anyio
 import anyio.lowlevel
+import msgspec
 
 from .accumulate import Accumulator, Filters
 from .download import DownloadPolicy, open_download
@@ -31,6 +32,9 @@ from .sources import open_local, refuse
 from .unpack import Limits, Unpacker, UnpackError, human_size
 
 CHUNK = 1 << 20
+# What decoding a hostile record can raise beyond a format error: Python's recursion limit (deep nesting),
+# and msgspec's or Python's refusal of an out-of-range number (ValidationError is a ValueError).
+UNREADABLE_VALUE = (RecursionError, OverflowError, ValueError, msgspec.MsgspecError)
 COMPRESSED_FEED = 128 << 10  # compressed input is fed in smaller pieces: 128 KiB can inflate to ~1 MiB (8:1)
 PROGRESS_EVERY_S = 0.5
 logger = logging.getLogger(__name__)
@@ -114,6 +118,8 @@ class ExportReader:
             raise self._explain(error) from None
         except UnpackError as error:
             raise refuse(str(error), "bad_response") from None
+        except UNREADABLE_VALUE as error:
+            raise self._unreadable_value(error) from None
         finally:
             if paused:
                 gc.enable()
@@ -125,6 +131,20 @@ class ExportReader:
             raise self._explain(error) from None
         except UnpackError as error:
             raise refuse(str(error), "bad_response") from None
+        except UNREADABLE_VALUE as error:
+            raise self._unreadable_value(error) from None
+
+    def _unreadable_value(self, error: Exception) -> Exception:
+        """A record holding what no decoder takes: nesting deeper than Python recurses, or a number out
+        of every numeric range (4,300 digits, 1e99999). A shared read hands it to a single pass."""
+        if self._shared is not None:
+            return SharingFailed(f"{type(error).__name__} while sharing the read")
+        what = "a value nested too deeply" if isinstance(error, RecursionError) else "a number out of range"
+        return refuse(
+            f"The export holds {what} near byte {self.bytes_in} of its source, which no Ango export has. Nothing "
+            "was summarized; re-export the project from Ango Hub, or pass ango:<project_id>.",
+            "bad_response",
+        )
 
     def _explain(self, error: ExportFormatError) -> Exception:
         if self._shared is not None:  # perhaps a region cut at a false boundary: only a single pass can tell

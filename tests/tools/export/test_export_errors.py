@@ -142,3 +142,18 @@ def test_reading_whitespace_heavy_exports_is_linear(fmt: str) -> None:
 
     small, large = _seconds_to_read(export(40)), _seconds_to_read(export(160))
     assert large <= 5 * small + 0.05, (small, large)
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (b'[{"task": {"tools": [' + b"[" * 1000 + b"]" * 1000 + b"]}}]", "nested too deeply"),
+        (b'[{"metadata": ' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b', "task": {}}]', "nested too deeply"),
+        (b'[{"task": {"totalDuration": ' + b"9" * 4300 + b"}}]", "number out of range"),
+        (b'[{"task": {"totalDuration": 1e99999}}]', "number out of range"),
+        (b'{"task": {"totalDuration": 1e99999}}\n', "number out of range"),
+    ],
+)
+def test_values_no_decoder_reads_are_one_sentence(payload: bytes, expected: str) -> None:
+    message = _error(payload)
+    assert expected in message and "Nothing was summarized" in message
