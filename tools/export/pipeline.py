@@ -32,6 +32,8 @@ from .sources import open_local, refuse
 from .unpack import Limits, Unpacker, UnpackError, human_size
 
 CHUNK = 1 << 20
+MAX_LISTED_MEMBERS = 10_000  # a ZIP directory listed to learn the unpacked size (ZIP64's 0xFFFF is over)
+_EOCD_SEARCH = 22 + 0xFFFF  # the end-of-central-directory record sits within the archive's last 64 KiB
 # What decoding a hostile record can raise beyond a format error: Python's recursion limit (deep nesting),
 # and msgspec's or Python's refusal of an out-of-range number (ValidationError is a ValueError).
 UNREADABLE_VALUE = (RecursionError, OverflowError, ValueError, msgspec.MsgspecError)
@@ -223,6 +225,8 @@ def unpacked_size(file: BinaryIO, size: int) -> int:
     head = file.read(4)
     try:
         if head.startswith(b"PK\x03\x04"):
+            if not _small_directory(file, size):
+                return size  # a directory too large to read here: the compressed size stands in
             file.seek(0)
             with zipfile.ZipFile(file) as archive:
                 return sum(member.file_size for member in archive.infolist())
@@ -234,6 +238,20 @@ def unpacked_size(file: BinaryIO, size: int) -> int:
         return size  # the read itself reports what is wrong with the file
     finally:
         file.seek(0)
+
+
+def _small_directory(file: BinaryIO, size: int) -> bool:
+    """Whether a ZIP's central directory is small enough to parse whole, read from its end record alone
+    (an archive of half a million members would cost hundreds of MiB and seconds to list)."""
+    tail = min(size, _EOCD_SEARCH)
+    file.seek(size - tail)
+    data = file.read(tail)
+    at = data.rfind(b"PK\x05\x06")
+    if at < 0 or len(data) - at < 22:
+        return False
+    entries = int.from_bytes(data[at + 10 : at + 12], "little")
+    directory = int.from_bytes(data[at + 12 : at + 16], "little")
+    return entries <= MAX_LISTED_MEMBERS and directory <= MAX_LISTED_MEMBERS * 512
 
 
 def _never_backwards(progress: Progress | None) -> Progress | None:

@@ -101,7 +101,13 @@ class Unpacker:
     def emit(self, data: bytes) -> None:
         if not data:
             return
-        self.out_bytes += len(data)
+        self.count(len(data))
+        self._on_data(data)
+
+    def count(self, size: int) -> None:
+        """Add `size` inflated bytes to the caps' tally, whether they are read or skipped (a ZIP member
+        that is not an export file inflates all the same, and can be a bomb)."""
+        self.out_bytes += size
         limits = self._limits
         if self.out_bytes > limits.max_decompressed_bytes:
             raise UnpackError(
@@ -113,7 +119,6 @@ class Unpacker:
                 f"The export inflates more than {limits.max_ratio}x its compressed size, which looks like a "
                 "decompression bomb; it was not summarized."
             )
-        self._on_data(data)
 
     def start(self, name: str | None) -> None:
         self._on_start(name)
@@ -378,6 +383,8 @@ class _Zip:
         if out and self._emit:
             self._crc = deflate.crc32(out, self._crc)
             self._owner.emit(out)
+        elif out:
+            self._owner.count(len(out))
 
     def _end_member(self) -> None:
         if self._descriptor:

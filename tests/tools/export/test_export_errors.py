@@ -157,3 +157,31 @@ def test_reading_whitespace_heavy_exports_is_linear(fmt: str) -> None:
 def test_values_no_decoder_reads_are_one_sentence(payload: bytes, expected: str) -> None:
     message = _error(payload)
     assert expected in message and "Nothing was summarized" in message
+
+
+def test_a_skipped_zip_member_counts_toward_the_caps() -> None:
+    """A member that is not an export file is inflated to be skipped: its bytes count like any other."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb.bin", b"\0" * (24 << 20))
+        archive.writestr("export.json", _sample("json"))
+    limits = Limits(max_decompressed_bytes=4 << 20)
+    assert "decompresses to more than 4 MiB" in _error(buffer.getvalue(), chunk=1 << 20, limits=limits)
+
+
+def test_a_huge_zip_directory_is_not_listed_to_size_the_work() -> None:
+    from tasklens.tools.export.pipeline import MAX_LISTED_MEMBERS, unpacked_size
+
+    def archive(members: int) -> io.BytesIO:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zipped:
+            for n in range(members):
+                zipped.writestr(f"m{n}", b"x" * 10)
+        buffer.seek(0)
+        return buffer
+
+    small = archive(10)
+    assert unpacked_size(small, len(small.getvalue())) == 100  # listed: the members' own sizes
+    huge = archive(MAX_LISTED_MEMBERS + 1)
+    size = len(huge.getvalue())
+    assert unpacked_size(huge, size) == size  # not listed: the file's size stands in
