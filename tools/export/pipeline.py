@@ -16,7 +16,8 @@ import gc
 import logging
 import time
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -32,6 +33,7 @@ from .sources import open_local, refuse
 from .unpack import Limits, Unpacker, UnpackError, human_size
 
 CHUNK = 1 << 20
+MAX_CONCURRENT_SUMMARIES = 16  # reads at once per server; more are refused with a sentence
 MAX_LISTED_MEMBERS = 10_000  # a ZIP directory listed to learn the unpacked size (ZIP64's 0xFFFF is over)
 _EOCD_SEARCH = 22 + 0xFFFF  # the end-of-central-directory record sits within the archive's last 64 KiB
 # What decoding a hostile record can raise beyond a format error: Python's recursion limit (deep nesting),
@@ -41,6 +43,30 @@ COMPRESSED_FEED = 128 << 10  # compressed input is fed in smaller pieces: 128 Ki
 PROGRESS_EVERY_S = 0.5
 logger = logging.getLogger(__name__)
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+class Running:
+    """How many summaries this server reads at once, bounded: each holds up to a chunk, a decoder's
+    batch and its figures in memory, and shares the event loop's core with every other call."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the `limit` places for a read; refused at once (not queued) when all are taken."""
+        if self.active >= self.limit:
+            raise refuse(
+                f"{self.active} summaries are already being read on this server, its limit; call again when "
+                "one has finished (export-summary://latest holds the newest result).",
+                "unavailable",
+            )
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +79,7 @@ class ExportSettings:
     helpers: HelperPool | None = None
     download: DownloadPolicy = field(default_factory=DownloadPolicy)
     limits: Limits = field(default_factory=Limits)
+    running: Running = field(default_factory=lambda: Running(MAX_CONCURRENT_SUMMARIES))
 
     def close(self) -> None:
         """Stop the helper processes (the server is stopping)."""

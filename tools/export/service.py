@@ -39,6 +39,23 @@ async def summarize(
     """Read the whole export once and summarize it; any failure raises a ProviderError (never a partial result)."""
     source = source.strip()
     reader = ExportReader(filters, settings.limits)
+    with settings.running.slot():
+        shown, sandbox = await _read(source, reader, settings, registry, progress)
+    _check_is_an_export(reader.accumulator, shown)
+    return build_summary(
+        reader.accumulator,
+        source=shown,
+        top_k=top_k,
+        detailed=detailed,
+        sandbox=sandbox,
+        unreadable=(reader.unreadable.count, reader.unreadable.first_offset),
+    )
+
+
+async def _read(
+    source: str, reader: ExportReader, settings: ExportSettings, registry: ProviderRegistry, progress: Progress | None
+) -> tuple[str, bool]:
+    """Read `source` whole into `reader`; returns the source as shown back, and whether the sandbox served it."""
     sandbox = settings.sandbox
     if source.lower().startswith(ANGO_PREFIX):
         project_id = source[len(ANGO_PREFIX) :].strip()
@@ -59,15 +76,7 @@ async def summarize(
     else:
         await run_with_time_cap(lambda: read_local(reader, source, settings, progress), settings.limits)
         shown = describe(source)
-    _check_is_an_export(reader.accumulator, shown)
-    return build_summary(
-        reader.accumulator,
-        source=shown,
-        top_k=top_k,
-        detailed=detailed,
-        sandbox=sandbox,
-        unreadable=(reader.unreadable.count, reader.unreadable.first_offset),
-    )
+    return shown, sandbox
 
 
 def _check_is_an_export(accumulator: Accumulator, shown: str) -> None:

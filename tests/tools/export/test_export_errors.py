@@ -185,3 +185,16 @@ def test_a_huge_zip_directory_is_not_listed_to_size_the_work() -> None:
     huge = archive(MAX_LISTED_MEMBERS + 1)
     size = len(huge.getvalue())
     assert unpacked_size(huge, size) == size  # not listed: the file's size stands in
+
+
+def test_summaries_past_the_servers_bound_are_refused_with_a_sentence() -> None:
+    from tasklens.tools.export.pipeline import Running
+
+    running = Running(2)
+    with running.slot(), running.slot():
+        with pytest.raises(ProviderError) as caught:
+            with running.slot():
+                pass
+    assert "2 summaries are already being read" in caught.value.for_model()
+    with running.slot():  # places are given back when reads end
+        assert running.active == 1
