@@ -1,5 +1,5 @@
 """Fault soak (benchmarks/soak.py) at a 20% fault rate, and a retry storm at 80% that drives the
-policy to its attempt limits. `TASKLENS_SOAK_CALLS=5000 python -m pytest tests/test_fault_soak.py -s` (or
+policy to its attempt limits. `TASKLENS_SOAK_CALLS=5000 python -m pytest -n 0 -s tests/test_fault_soak.py` (or
 `python benchmarks/soak.py --calls 5000`) runs the long version; the figures print with `-s`."""
 
 from __future__ import annotations
