@@ -23,8 +23,8 @@ repository), and measures on each file, every approach in a fresh subprocess (pe
   * … in a thread     the same, but each chunk handed to a worker thread (anyio.to_thread), to show
                       why the tool does not do that;
   * 16 concurrent summaries  16 summaries of the file at once in one process sharing one pool (one
-                      helper), as 16 calls to the server would: MiB/s counts all 16 reads, the RSS is
-                      the main process's and the helper's.
+                      helper), taking turns as 16 calls to the server would (a few read at once, the
+                      rest wait): MiB/s counts all 16 reads, the RSS is the main process's and the helper's.
 
 It prints MiB/s (of the uncompressed export), peak RSS, and the speed ratios to the baseline and to
 one process measured in the same run. Not a pass/fail test: the figures depend on the machine and on
@@ -238,7 +238,8 @@ def run_tasklens(path: Path, threaded: bool = False, shared: bool = True, concur
                     await anyio.to_thread.run_sync(reader.feed, data)
             reader.finish()
         else:
-            await pipeline.read_local(reader, str(path), settings, None)
+            async with settings.running.slot():  # turns, as the tool takes them (a few reads at once)
+                await pipeline.read_local(reader, str(path), settings, None)
         build_summary(reader.accumulator, source=path.name, top_k=10, detailed=False)
         assets.append(reader.accumulator.assets)
 

@@ -16,8 +16,8 @@ import gc
 import logging
 import time
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -33,7 +33,8 @@ from .sources import open_local, refuse
 from .unpack import Limits, Unpacker, UnpackError, human_size
 
 CHUNK = 1 << 20
-MAX_CONCURRENT_SUMMARIES = 16  # reads at once per server; more are refused with a sentence
+READS_AT_ONCE = 4  # summaries read at once per server; they share one core, so more would only hold memory
+READS_WAITING = 12  # summaries that may wait for a turn; past that a call is refused with a sentence
 MAX_LISTED_MEMBERS = 10_000  # a ZIP directory listed to learn the unpacked size (ZIP64's 0xFFFF is over)
 _EOCD_SEARCH = 22 + 0xFFFF  # the end-of-central-directory record sits within the archive's last 64 KiB
 # What decoding a hostile record can raise beyond a format error: Python's recursion limit (deep nesting),
@@ -46,25 +47,30 @@ Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
 class Running:
-    """How many summaries this server reads at once, bounded: each holds up to a chunk, a decoder's
-    batch and its figures in memory, and shares the event loop's core with every other call."""
+    """How many summaries this server reads at once, and how many may wait for a turn. Each read holds a
+    chunk, a decoder's batch and its figures in memory, and all of them share the event loop's core, so
+    a few at a time finish as soon as many would, in a fraction of the memory."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.active = 0
+    def __init__(self, at_once: int, waiting: int) -> None:
+        self.at_once = at_once
+        self.waiting = waiting
+        self.active = 0  # reading or waiting
+        self._turns = anyio.CapacityLimiter(at_once)
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the `limit` places for a read; refused at once (not queued) when all are taken."""
-        if self.active >= self.limit:
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """A turn to read: at once while fewer than `at_once` read, after a wait while fewer than
+        `at_once + waiting` hold or wait for one; refused with a sentence past that."""
+        if self.active >= self.at_once + self.waiting:
             raise refuse(
-                f"{self.active} summaries are already being read on this server, its limit; call again when "
-                "one has finished (export-summary://latest holds the newest result).",
+                f"{self.active} summaries are already being read or waiting on this server, its limit; call "
+                "again when one has finished (export-summary://latest holds the newest result).",
                 "unavailable",
             )
         self.active += 1
         try:
-            yield
+            async with self._turns:
+                yield
         finally:
             self.active -= 1
 
@@ -79,7 +85,7 @@ class ExportSettings:
     helpers: HelperPool | None = None
     download: DownloadPolicy = field(default_factory=DownloadPolicy)
     limits: Limits = field(default_factory=Limits)
-    running: Running = field(default_factory=lambda: Running(MAX_CONCURRENT_SUMMARIES))
+    running: Running = field(default_factory=lambda: Running(READS_AT_ONCE, READS_WAITING))
 
     def close(self) -> None:
         """Stop the helper processes (the server is stopping)."""

@@ -39,7 +39,7 @@ async def summarize(
     """Read the whole export once and summarize it; any failure raises a ProviderError (never a partial result)."""
     source = source.strip()
     reader = ExportReader(filters, settings.limits)
-    with settings.running.slot():
+    async with settings.running.slot():
         shown, sandbox = await _read(source, reader, settings, registry, progress)
     _check_is_an_export(reader.accumulator, shown)
     return build_summary(

@@ -187,14 +187,29 @@ def test_a_huge_zip_directory_is_not_listed_to_size_the_work() -> None:
     assert unpacked_size(huge, size) == size  # not listed: the file's size stands in
 
 
-def test_summaries_past_the_servers_bound_are_refused_with_a_sentence() -> None:
+@pytest.mark.anyio
+async def test_summaries_take_turns_and_past_the_bound_are_refused_with_a_sentence() -> None:
+    import anyio
+
     from tasklens.tools.export.pipeline import Running
 
-    running = Running(2)
-    with running.slot(), running.slot():
+    running = Running(at_once=1, waiting=1)
+    order: list[str] = []
+
+    async def read(name: str, hold: float) -> None:
+        async with running.slot():
+            order.append(f"{name} starts")
+            await anyio.sleep(hold)
+            order.append(f"{name} ends")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(read, "first", 0.05)
+        await anyio.sleep(0.01)
+        group.start_soon(read, "second", 0)  # waits for the first to end
+        await anyio.sleep(0.01)
         with pytest.raises(ProviderError) as caught:
-            with running.slot():
+            async with running.slot():
                 pass
-    assert "2 summaries are already being read" in caught.value.for_model()
-    with running.slot():  # places are given back when reads end
-        assert running.active == 1
+    assert "2 summaries are already being read or waiting" in caught.value.for_model()
+    assert order == ["first starts", "first ends", "second starts", "second ends"]
+    assert running.active == 0
