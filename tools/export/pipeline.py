@@ -185,6 +185,12 @@ class ExportReader:
         if self._shared is not None:  # perhaps a region cut at a false boundary: only a single pass can tell
             return SharingFailed(f"format error at byte {error.offset} while sharing the read")
         where = f" of ZIP member {self._member!r}" if self._member else ""
+        if "blank space" in error.expected:  # valid JSON, but a run of whitespace no export holds
+            return refuse(
+                f"The export has over 1 MiB of blank space in a row at byte {error.offset}{where}, which no Ango "
+                "export has. Nothing was summarized; pass a file exported from Ango Hub, or ango:<project_id>.",
+                "bad_response",
+            )
         if "asset object" in error.expected:  # well-formed JSON whose records are not objects
             return refuse(
                 f"The export's record at byte {error.offset}{where} is not an object ({error.expected}): this is "
