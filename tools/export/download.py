@@ -166,10 +166,16 @@ async def vet_url(raw: str, policy: DownloadPolicy) -> Vetted:
         try:
             address = ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError:
-            raise refuse(f"{host} resolved to an unusable address; it was not contacted.") from None
+            raise refuse(
+                f"{host} resolved to an unusable address; it was not contacted. Check the export URL, or download "
+                "the file where this server can read it and pass its path."
+            ) from None
         reason = non_public_reason(address)
         if reason:
-            raise refuse(f"{host} resolves to {reason} ({address}); tasklens only downloads exports from public hosts.")
+            raise refuse(
+                f"{host} resolves to {reason} ({address}); tasklens only downloads exports from public hosts. "
+                "Download the file where this server can read it and pass its path."
+            )
     return Vetted(url, host, addresses[0].split("%", 1)[0])
 
 
@@ -268,7 +274,8 @@ async def open_download(raw_url: str, policy: DownloadPolicy, limits: Limits) ->
                 if total is not None and total > limits.max_download_bytes:
                     raise refuse(
                         f"The export at {host} is {human_size(total)}, over tasklens' download limit of "
-                        f"{human_size(limits.max_download_bytes)}; it was not downloaded.",
+                        f"{human_size(limits.max_download_bytes)}; it was not downloaded. Download it yourself and "
+                        "pass its path.",
                         "bad_response",
                     )
                 yield Download(_capped(response, limits, host), total)
@@ -289,7 +296,8 @@ async def _capped(response: httpx.Response, limits: Limits, host: str) -> AsyncI
         if received > limits.max_download_bytes:
             raise refuse(
                 f"The export at {host} is larger than tasklens' download limit of "
-                f"{human_size(limits.max_download_bytes)}; it was not summarized.",
+                f"{human_size(limits.max_download_bytes)}; it was not summarized. Download it yourself and pass "
+                "its path.",
                 "bad_response",
             )
         yield chunk

@@ -61,7 +61,10 @@ async def _read(
         project_id = source[len(ANGO_PREFIX) :].strip()
         client = registry.client("ango")
         if not isinstance(client, AngoClient):
-            raise refuse("The ango provider is not available on this server.", "not_configured")
+            raise refuse(
+                "The ango provider is not available on this server; pass an export file or URL instead.",
+                "not_configured",
+            )
         sandbox = sandbox or client.settings.sandbox
         client.segment(project_id, "project_id")  # a malformed id is refused before any lock or request
         async with client.export_lock(project_id):

@@ -112,12 +112,12 @@ class Unpacker:
         if self.out_bytes > limits.max_decompressed_bytes:
             raise UnpackError(
                 f"The export decompresses to more than {human_size(limits.max_decompressed_bytes)}, "
-                "tasklens' limit; it was not summarized."
+                "tasklens' limit; it was not summarized. Export a smaller part (by batch or stage) and pass that."
             )
         if self.out_bytes > limits.ratio_floor_bytes and self.out_bytes > limits.max_ratio * max(1, self.raw_bytes):
             raise UnpackError(
                 f"The export inflates more than {limits.max_ratio}x its compressed size, which looks like a "
-                "decompression bomb; it was not summarized."
+                "decompression bomb; it was not summarized. Re-export it from Ango Hub, or pass ango:<project_id>."
             )
 
     def start(self, name: str | None) -> None:
