@@ -13,7 +13,6 @@ that cannot be used (2).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -22,8 +21,7 @@ import anyio
 
 from . import __version__
 from .config import Config, ConfigError, load_config
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+from .operations import configure_logging
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -138,12 +136,6 @@ def _with_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def _log_to_stderr(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
-    # httpcore's DEBUG lines carry raw request and response headers (a `Location:` can echo a key).
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `tasklens` command; returns its exit code (see EPILOG)."""
     try:
@@ -156,7 +148,7 @@ def _main(argv: list[str]) -> int:
     if argv[:1] == ["call"]:
         from .call_command import call_main
 
-        _log_to_stderr(_quiet_level())
+        configure_logging(_quiet_level())
         return anyio.run(call_main, argv[1:])
     parser = _parser()
     args = parser.parse_args(_with_command(argv))
@@ -177,7 +169,7 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(f"tasklens: {error}\n")
         return EXIT_USAGE
     level = _quiet_level() if args.command == "doctor" else config.log_level
-    _log_to_stderr(level)
+    configure_logging(level, config.log_format)
     if args.command == "serve":
         return _serve(config, args)
     if args.command == "sandbox":

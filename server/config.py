@@ -26,6 +26,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     **PROVIDER_VARIABLES,
     "TASKLENS_SANDBOX": "1 to serve the built-in simulated providers instead (no keys needed)",
     "TASKLENS_LOG_LEVEL": "stderr log level (default INFO)",
+    "TASKLENS_LOG_FORMAT": "text (default) or json: one JSON object per stderr log line, with the HTTP request id",
     "TASKLENS_HTTP_TOKEN": (
         "HTTP transport only: bearer token every request must carry (16+ visible ASCII characters)"
     ),
@@ -68,6 +69,7 @@ class Config:
     providers: dict[ProviderName, ProviderSettings]
     sandbox: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"
     http_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log line
     http_allowed_hosts: tuple[str, ...] = ()
     export_roots: tuple[str, ...] = field(default_factory=default_export_roots)
@@ -77,6 +79,9 @@ class Config:
 def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = None) -> Config:
     """Read the configuration; `sandbox=True` (or TASKLENS_SANDBOX=1) ignores every real key."""
     env = os.environ if env is None else env
+    log_format = env.get("TASKLENS_LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"TASKLENS_LOG_FORMAT must be text or json (got {log_format[:20]!r})")
     log_level = env.get("TASKLENS_LOG_LEVEL", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"TASKLENS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {log_level!r})")
@@ -93,6 +98,7 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         providers=providers,
         sandbox=sandbox,
         log_level=log_level,
+        log_format=log_format,
         http_token=http_token,
         http_allowed_hosts=allowed_hosts,
         export_roots=roots,

@@ -31,11 +31,13 @@ from starlette.types import ASGIApp
 from .app import build_server, in_process_sandbox
 from .config import Config
 from .http_security import BearerTokenGuard, LowercaseHostHeaders, exposure_warnings, transport_security
+from .operations import HealthRoutes, RequestIds
 
 logger = logging.getLogger("tasklens")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+GRACE_S = 60  # seconds in-flight HTTP calls get to finish after SIGTERM (poll_task waits up to 50 s)
 STDIN_BACKLOG = 16  # lines read ahead of the server; the reader waits when they are not taken
 
 
@@ -153,6 +155,8 @@ async def serve_http(server: MCPServer, config: Config, sock: socket.socket, hos
     )
     if config.http_token:
         app = BearerTokenGuard(app, config.http_token)
+    configured = [name for name, settings in config.providers.items() if settings.configured]
+    app = RequestIds(HealthRoutes(app, configured))
     for warning in exposure_warnings(host, config.http_token, config.http_allowed_hosts):
         logger.warning(warning)
     logger.info(
@@ -163,5 +167,13 @@ async def serve_http(server: MCPServer, config: Config, sock: socket.socket, hos
     )
     # log_config=None: uvicorn logs through the root logger to stderr like the rest (its default sends the
     # access log to stdout).
-    settings = uvicorn.Config(app, host=host, port=port, log_level=config.log_level.lower(), log_config=None)
+    # On SIGTERM uvicorn stops accepting, lets in-flight calls finish for up to GRACE_S, then exits.
+    settings = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=config.log_level.lower(),
+        log_config=None,
+        timeout_graceful_shutdown=GRACE_S,
+    )
     await uvicorn.Server(settings).serve(sockets=[sock])

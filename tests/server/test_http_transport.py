@@ -134,6 +134,14 @@ async def test_token_is_required_on_every_request_and_never_logged(tmp_path: Pat
     assert TOKEN not in stderr and TOKEN[:8] not in stderr
 
 
+def _layers(app: Any) -> list[Any]:
+    """The ASGI middlewares around the SDK's app, outermost first."""
+    layers = [app]
+    while hasattr(layers[-1], "app"):
+        layers.append(layers[-1].app)
+    return layers
+
+
 async def test_serve_warns_when_bound_beyond_loopback(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
     """`serve` on 0.0.0.0 without a token says so at WARNING, and wraps the app only when a token is set
     (uvicorn is stubbed and the socket it gets never listens, so nothing is exposed by this test)."""
@@ -151,14 +159,15 @@ async def test_serve_warns_when_bound_beyond_loopback(monkeypatch: pytest.Monkey
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("beyond loopback" in w and "TASKLENS_HTTP_TOKEN is not set" in w for w in warnings)
     assert any("TASKLENS_HTTP_ALLOWED_HOSTS" in w for w in warnings)
-    assert not isinstance(served[-1], BearerTokenGuard)
+    assert not any(isinstance(layer, BearerTokenGuard) for layer in _layers(served[-1]))
 
     caplog.clear()
     config = load_config({"TASKLENS_HTTP_TOKEN": TOKEN, "TASKLENS_HTTP_ALLOWED_HOSTS": "mcp.example.com"}, sandbox=True)
     with unlistened_socket() as sock:
         await transports.serve(config, sock, host="0.0.0.0")
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
-    assert isinstance(served[-1], BearerTokenGuard) and TOKEN not in repr(served[-1])
+    guards = [layer for layer in _layers(served[-1]) if isinstance(layer, BearerTokenGuard)]
+    assert guards and TOKEN not in repr(guards[0])
     assert TOKEN not in caplog.text and TOKEN not in repr(config)
 
 
@@ -184,3 +193,43 @@ def test_loopback_and_allowed_host_rules() -> None:
         "[fd00::5]",
         "[fd00::5]:9000",
     ]
+
+
+async def test_health_readiness_and_request_ids_over_real_http(tmp_path: Any) -> None:
+    """A load balancer's probes answer without credentials; every reply carries a request id (the
+    caller's when it sends a usable one), and JSON logs carry it too."""
+    import json as json_module
+    import signal
+    import subprocess
+    import sys
+
+    from support.mcp_harness import free_port, wait_for_http
+    from support.person import person_env
+
+    port = free_port()
+    env = person_env(TASKLENS_HTTP_TOKEN=TOKEN, TASKLENS_LOG_FORMAT="json")
+    argv = [sys.executable, "-m", "tasklens.server", "serve", "--http", "--port", str(port)]
+    for sandbox, ready in ((True, 200), (False, 503)):
+        process = subprocess.Popen(
+            argv + (["--sandbox"] if sandbox else []), env=env, cwd=str(tmp_path), stderr=subprocess.PIPE, text=True
+        )
+        try:
+            await wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                health = await http.get("/healthz")
+                readiness = await http.get("/readyz")
+                refused = await http.post("/mcp", json={}, headers={"x-request-id": "probe-42"})
+        finally:
+            process.terminate()
+            _, stderr = process.communicate(timeout=30)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        assert readiness.status_code == ready, readiness.text
+        assert (readiness.json()["status"] == "ready") is sandbox
+        assert refused.status_code == 401 and refused.headers["x-request-id"] == "probe-42"
+        assert len(health.headers["x-request-id"]) == 16
+        lines = [json_module.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+        assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+        # SIGTERM: uvicorn stops accepting, finishes what is in flight, shuts the app down, then ends by
+        # the signal it caught (the exit status a process manager expects for a requested stop).
+        assert process.returncode == -signal.SIGTERM, stderr[-2000:]
+        assert any(line["message"] == "Application shutdown complete." for line in lines)
