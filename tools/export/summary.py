@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import Field, WithJsonSchema
 
+from ..results.budget import uniform_token_estimate
 from ..results.compact import Compact, compact_json
 from .accumulate import Accumulator
 from .sections.anomalies import Anomalies
@@ -90,11 +91,9 @@ def build_summary(
 
 
 def token_estimate(text: str) -> float:
-    """An upper estimate of a JSON text's tokens, without a tokenizer at run time: compact JSON runs at
-    3-4 ASCII characters per token (2.5 assumed, for ids and e-mail addresses), and any other character
-    is counted as 2 tokens (CJK is about 1, emoji up to 3)."""
-    other = len(text) - len(text.encode("ascii", "ignore"))
-    return (len(text) - other) / 2.5 + 2 * other
+    """An upper estimate of a summary's tokens: compact JSON runs at 3-4 ASCII characters per token,
+    2.5 is assumed for its ids and e-mail addresses."""
+    return uniform_token_estimate(text, ascii_per_token=2.5)
 
 
 # The server adds `"resource":"export-summary://<12 hex>"` after building the summary (the id is a hash

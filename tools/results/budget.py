@@ -27,6 +27,14 @@ def token_estimate(text: str) -> float:
     return digits / 1.7 + (len(text) - other - digits) / 3.0 + 2 * other
 
 
+def uniform_token_estimate(text: str, ascii_per_token: float) -> float:
+    """An upper estimate that assumes one density for all ASCII: `ascii_per_token` characters per token
+    (1.8 for results dense with random hex ids, 2.5 for ids and e-mail addresses, 3-4 for prose); any
+    other character counts as 2 tokens. Results whose budgets were set against this estimate keep it."""
+    other = len(text) - len(text.encode("ascii", "ignore"))
+    return (len(text) - other) / ascii_per_token + 2 * other
+
+
 def cut_note(text: str, limit: int) -> str:
     """A person's text (a note, a comment) within `limit` characters: whole if it fits, else up to the
     last clause boundary that fits, else the last whole word, marked with an ellipsis."""

@@ -27,6 +27,7 @@ from typing import Annotated, get_args
 
 from pydantic import Field
 
+from .budget import uniform_token_estimate
 from .compact import Compact, compact_json, published_as
 from .provider_name import ProviderName
 from .task import State, is_terminal
@@ -94,11 +95,9 @@ def fitted(lines: list[TaskLine], build: Callable[[list[PollGroup], bool], PollR
 
 
 def token_estimate(text: str) -> float:
-    """An upper estimate of a result's o200k tokens, without a tokenizer at run time. The densest ASCII a
-    poll returns is random hex ids (Ango's) at 1.8 characters per token (Deepomatic's numeric ids run
-    at 3, sentences at 3-4); any other character is counted as 2 tokens."""
-    other = len(text) - len(text.encode("ascii", "ignore"))
-    return (len(text) - other) / 1.8 + 2 * other
+    """An upper estimate of a poll result's tokens: the densest ASCII it returns is random hex ids
+    (Ango's) at 1.8 characters per token."""
+    return uniform_token_estimate(text, ascii_per_token=1.8)
 
 
 def group_lines(lines: list[TaskLine], max_sentences: int = MAX_SENTENCES) -> tuple[list[PollGroup], bool]:
