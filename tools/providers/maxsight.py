@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from ..errors import ProviderError, clean_upstream_text
+from ..errors import ErrorKind, ProviderError, clean_upstream_text
 from ..results.budget import cut_note
 from ..results.find import UNASSIGNED, FindQuery, Matches, count_rows
 from ..results.provider_name import ProviderName
@@ -112,21 +112,29 @@ class MaxsightClient(ProviderClient):
                 raise self.fail("unauthorized", self._unauthorized_hint("HTTP 401"), error) from None
             raise
         if isinstance(payload, dict) and "errors" in payload and "items" not in payload:
-            code, message = self.parse_error(payload)
-            invalid_key = code == "204"
-            raise ProviderError(
-                "maxsight",
-                "unauthorized" if invalid_key else "bad_request",
-                http_status=200,
-                code=code,
-                message=clean_upstream_text(message or "", secrets=self.http.secrets),
-                hint=self._unauthorized_hint("HTTP 200 with error code 204, invalid key")
-                if invalid_key
-                else "Maxsight answered the task search with an error inside a successful response.",
+            if self.parse_error(payload)[0] == "204":
+                raise self._error_in_success(
+                    payload, "unauthorized", self._unauthorized_hint("HTTP 200 with error code 204, invalid key")
+                )
+            raise self._error_in_success(
+                payload, "bad_request", "Maxsight answered the task search with an error inside a successful response."
             )
         if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
             raise self.fail("bad_response", self._not_the_api())
         return CheckResult(request, "200 with a task list: key accepted (so region and IP allow-list are right too)")
+
+    def _error_in_success(self, payload: Any, kind: ErrorKind, hint: str) -> ProviderError:
+        """A 200 whose body is an error (v4 put `{"errors": […]}` in successful answers) or not the
+        expected shape, with the provider's own code and message when it gave them."""
+        code, message = self.parse_error(payload)
+        return ProviderError(
+            "maxsight",
+            kind,
+            http_status=200,
+            code=code,
+            message=clean_upstream_text(message or "", secrets=self.http.secrets),
+            hint=hint,
+        )
 
     def _unauthorized_hint(self, answer: str) -> str:
         return (
@@ -161,14 +169,10 @@ class MaxsightClient(ProviderClient):
         except ProviderError as error:
             raise self._explain(error, task_id) from None
         if isinstance(payload, dict) and "errors" in payload and "id" not in payload:
-            code, message = self.parse_error(payload)
-            raise ProviderError(
-                "maxsight",
+            raise self._error_in_success(
+                payload,
                 "bad_request",
-                http_status=200,
-                code=code,
-                message=clean_upstream_text(message or "", secrets=self.http.secrets),
-                hint="Maxsight answered with an error inside a successful response; check the task id.",
+                "Maxsight answered with an error inside a successful response; check the task id.",
             )
         try:
             return MaxsightTask.model_validate(payload)
@@ -251,14 +255,8 @@ class MaxsightClient(ProviderClient):
                 raise
             items = payload.get("items") if isinstance(payload, dict) else None
             if not isinstance(items, list):
-                code, message = self.parse_error(payload)
-                raise ProviderError(
-                    "maxsight",
-                    "bad_response",
-                    http_status=200,
-                    code=code,
-                    message=clean_upstream_text(message or "", secrets=self.http.secrets),
-                    hint="Maxsight answered the task search without an items list.",
+                raise self._error_in_success(
+                    payload, "bad_response", "Maxsight answered the task search without an items list."
                 )
             for item in items:
                 try:
