@@ -191,12 +191,14 @@ def _poison(value: Any) -> Any:
     return value
 
 
-class PoisonedUpstream:
-    """The sandbox, except that every string value in every JSON answer (tasks, projects, error
-    messages) ends in control characters, bidi marks, an injected instruction and 3,000 more characters."""
+class RewrittenUpstream:
+    """The sandbox, with each answer buffered and its body passed through `rewrite` before it is sent."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
+
+    def rewrite(self, scope: Any, start: dict[str, Any], headers: list[Any], payload: bytes) -> bytes:
+        raise NotImplementedError
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         start: dict[str, Any] = {}
@@ -210,11 +212,19 @@ class PoisonedUpstream:
 
         await self.app(scope, receive, collect)
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        payload = bytes(body)
-        if any(k.lower() == b"content-type" and b"json" in v for k, v in headers):
-            payload = json.dumps(_poison(json.loads(payload))).encode()
+        payload = self.rewrite(scope, start, headers, bytes(body))
         await send({**start, "headers": [*headers, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
+
+
+class PoisonedUpstream(RewrittenUpstream):
+    """The sandbox, except that every string value in every JSON answer (tasks, projects, error
+    messages) ends in control characters, bidi marks, an injected instruction and 3,000 more characters."""
+
+    def rewrite(self, scope: Any, start: dict[str, Any], headers: list[Any], payload: bytes) -> bytes:
+        if any(k.lower() == b"content-type" and b"json" in v for k, v in headers):
+            return json.dumps(_poison(json.loads(payload))).encode()
+        return payload
 
 
 def _all_strings_clean(value: Any) -> None:
@@ -266,33 +276,17 @@ def _echo_key(value: Any, key: str) -> Any:
     return value
 
 
-class KeyEchoingUpstream:
+class KeyEchoingUpstream(RewrittenUpstream):
     """The sandbox, except that every successful JSON answer echoes the provider's own API key in every
     string, as an upstream that reflects request headers into a payload would."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    def rewrite(self, scope: Any, start: dict[str, Any], headers: list[Any], payload: bytes) -> bytes:
         from tasklens.server.sandbox import SANDBOX_KEYS
 
-        start: dict[str, Any] = {}
-        body = bytearray()
-
-        async def collect(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            else:
-                body.extend(message.get("body", b""))
-
-        await self.app(scope, receive, collect)
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        payload = bytes(body)
         provider = scope["path"].strip("/").split("/")[0]
         if start.get("status") == 200 and provider in SANDBOX_KEYS and payload.startswith(b"{"):
-            payload = json.dumps(_echo_key(json.loads(payload), SANDBOX_KEYS[provider])).encode()
-        await send({**start, "headers": [*headers, (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+            return json.dumps(_echo_key(json.loads(payload), SANDBOX_KEYS[provider])).encode()
+        return payload
 
 
 async def test_a_key_echoed_inside_a_successful_answer_never_reaches_the_model() -> None:
