@@ -8,17 +8,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import bpe_openai
 import httpx
+from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
 from tasklens.server.app import build_server, in_process_sandbox
 from tasklens.server.config import Config
-from tasklens.server.sandbox import SANDBOX_KEYS, CatalogEntry, Sandbox
+from tasklens.server.sandbox import SANDBOX_KEYS, CatalogEntry, ManualClock, Sandbox
 
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 SERVE_SANDBOX = [sys.executable, "-m", "tasklens.server", "serve", "--sandbox"]
@@ -34,6 +37,18 @@ def sandbox_server(sandbox: Sandbox | None = None) -> MCPServer:
     """The real tasklens server wired to an in-process sandbox."""
     config, runtime = in_process_sandbox(Config(providers={}), sandbox)
     return build_server(config, runtime)
+
+
+@asynccontextmanager
+async def client_and_raw_http() -> AsyncIterator[tuple[Client, httpx.AsyncClient]]:
+    """A real MCP client on the tasklens server, and a plain HTTP client on the same sandbox's raw API
+    (the independent side of a comparison), both on a manual clock."""
+    sandbox = Sandbox(clock=ManualClock())
+    async with (
+        Client(sandbox_server(sandbox), mode="auto") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox") as http,
+    ):
+        yield client, http
 
 
 def text_of(result: CallToolResult) -> str:

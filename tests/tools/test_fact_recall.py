@@ -19,8 +19,8 @@ import httpx
 import pytest
 from mcp import Client
 
-from support.mcp_harness import AUTH_HEADERS, raw_task, sandbox_server, text_of, tokens
-from tasklens.server.sandbox import CATALOG, ManualClock, Sandbox
+from support.mcp_harness import AUTH_HEADERS, client_and_raw_http, raw_task, text_of, tokens
+from tasklens.server.sandbox import CATALOG
 
 pytestmark = pytest.mark.anyio
 
@@ -91,12 +91,8 @@ def facts(provider: str, raw: Any) -> list[str]:
 
 @pytest.fixture
 async def env() -> AsyncIterator[tuple[Client, httpx.AsyncClient]]:
-    sandbox = Sandbox(clock=ManualClock())
-    async with (
-        Client(sandbox_server(sandbox), mode="auto") as client,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox") as http,
-    ):
-        yield client, http
+    async with client_and_raw_http() as pair:
+        yield pair
 
 
 async def test_concise_get_task_recalls_every_decisive_fact(env) -> None:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from mcp import Client
 
-from support.mcp_harness import AUTH_HEADERS, sandbox_server, text_of, tokens
-from tasklens.server.sandbox import CATALOG, ManualClock, Sandbox
+from support.mcp_harness import AUTH_HEADERS, client_and_raw_http, text_of, tokens
+from tasklens.server.sandbox import CATALOG
 
 pytestmark = pytest.mark.anyio
 
@@ -29,12 +29,8 @@ GEOMETRY = ("bounding-box", "rotated-bounding-box", "polygon", "polyline", "poin
 
 @pytest.fixture
 async def env() -> AsyncIterator[tuple[Client, httpx.AsyncClient]]:
-    sandbox = Sandbox(clock=ManualClock())
-    async with (
-        Client(sandbox_server(sandbox), mode="auto") as client,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox") as http,
-    ):
-        yield client, http
+    async with client_and_raw_http() as pair:
+        yield pair
 
 
 async def history(client: Client, **arguments: Any) -> dict[str, Any]:
