@@ -196,8 +196,13 @@ class _Buffered:
     def _count_blanks(self, data: bytes) -> None:
         """Refuse a run of more than `MAX_BLANK_RUN` whitespace bytes: it would be buffered (inside a record,
         or before the next one) and rescanned, for nothing a summary can use."""
-        stripped = len(data.rstrip(_WS))
-        self._blank = self._blank + len(data) if stripped == 0 else len(data) - stripped
+        tail = data[-RESCAN:]  # a chunk almost always has a record byte near its end: look there first
+        kept = len(tail.rstrip(_WS))
+        if kept == 0 and len(data) > len(tail):
+            kept = len(data.rstrip(_WS))  # the whole chunk, only when its last 4 KiB are blank
+            tail = data
+        trailing = len(tail) - kept
+        self._blank = self._blank + trailing if kept == 0 else trailing
         if self._blank > MAX_BLANK_RUN:
             raise ExportFormatError(
                 self._base + len(self._buf) + self._parked,
