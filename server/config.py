@@ -33,6 +33,21 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "TASKLENS_HTTP_ALLOWED_HOSTS": (
         "HTTP transport only: extra Host values to accept, comma-separated (name or name:port)"
     ),
+    "TASKLENS_OAUTH_ISSUER": (
+        "HTTP transport only: the OAuth authorization server whose JWT access tokens are accepted "
+        "(exactly its iss; setting it turns OAuth on)"
+    ),
+    "TASKLENS_OAUTH_AUDIENCE": "HTTP transport with OAuth: the aud a token must carry (required with the issuer)",
+    "TASKLENS_OAUTH_JWKS_URL": (
+        "HTTP transport with OAuth: the issuer's JWKS URL (default: jwks_uri from its discovery document)"
+    ),
+    "TASKLENS_OAUTH_SCOPES": (
+        "HTTP transport with OAuth: scopes every token must carry, space- or comma-separated (default tasklens:read)"
+    ),
+    "TASKLENS_OAUTH_RESOURCE": (
+        "HTTP transport with OAuth: the public URL of /mcp, for the protected-resource metadata "
+        "(default http://HOST:PORT/mcp)"
+    ),
     "TASKLENS_EXPORT_ROOTS": (
         "folders summarize_export may read files from, separated by os.pathsep "
         "(default: the working directory, unless it is / or the home directory)"
@@ -44,6 +59,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
 }
 MIN_TOKEN_LENGTH = 16
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what an Authorization header can carry verbatim
+DEFAULT_OAUTH_SCOPES = ("tasklens:read",)
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 scope-token: fits a quoted header parameter
+_QUOTABLE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,512}")  # visible ASCII but quote and backslash
 _HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
@@ -65,6 +83,17 @@ def default_export_roots(cwd: str | None = None, home: str | None = None) -> tup
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """OAuth resource-server mode: whose tokens are accepted, for which audience, with which scopes."""
+
+    issuer: str
+    audience: str
+    scopes: tuple[str, ...] = DEFAULT_OAUTH_SCOPES
+    jwks_url: str | None = None  # None: discovered from the issuer's metadata
+    resource: str | None = None  # None: derived from the bound host and port
+
+
+@dataclass(frozen=True)
 class Config:
     providers: dict[ProviderName, ProviderSettings]
     sandbox: bool = False
@@ -72,6 +101,7 @@ class Config:
     log_format: str = "text"
     http_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log line
     http_allowed_hosts: tuple[str, ...] = ()
+    oauth: OAuthSettings | None = None
     export_roots: tuple[str, ...] = field(default_factory=default_export_roots)
     export_helper: bool = True
 
@@ -89,6 +119,12 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         sandbox = env.get("TASKLENS_SANDBOX", "").strip().lower() in TRUE_VALUES
     http_token = _http_token(env.get("TASKLENS_HTTP_TOKEN", ""))
     allowed_hosts = _allowed_hosts(env.get("TASKLENS_HTTP_ALLOWED_HOSTS", ""))
+    oauth = _oauth(env)
+    if oauth is not None and http_token is not None:
+        raise ConfigError(
+            "TASKLENS_OAUTH_ISSUER and TASKLENS_HTTP_TOKEN are both set; choose one: OAuth tokens from an "
+            "authorization server, or one static bearer token"
+        )
     roots = _export_roots(env.get("TASKLENS_EXPORT_ROOTS", ""))
     helper = env.get("TASKLENS_EXPORT_HELPER", "1").strip().lower()
     if helper not in TRUE_VALUES and helper not in ("0", "false", "no", "off"):
@@ -101,6 +137,7 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         log_format=log_format,
         http_token=http_token,
         http_allowed_hosts=allowed_hosts,
+        oauth=oauth,
         export_roots=roots,
         export_helper=helper in TRUE_VALUES,
     )
@@ -129,6 +166,54 @@ def _allowed_hosts(raw: str) -> tuple[str, ...]:
                 f"with :port (for example mcp.example.com,10.0.0.5:8765, [fd00::5]:8765); got {host!r}"
             )
     return hosts
+
+
+def _oauth(env: Mapping[str, str]) -> OAuthSettings | None:
+    """OAuth settings when TASKLENS_OAUTH_ISSUER is set; any other OAuth variable without it is an error,
+    since the operator meant to protect the server and it would run without that protection."""
+    raw = {name: env.get(name, "").strip() for name in ENVIRONMENT_VARIABLES if name.startswith("TASKLENS_OAUTH_")}
+    issuer = raw.pop("TASKLENS_OAUTH_ISSUER")
+    if not issuer:
+        stray = [name for name, value in raw.items() if value]
+        if stray:
+            raise ConfigError(f"{stray[0]} is set but TASKLENS_OAUTH_ISSUER is not; set the issuer to turn OAuth on")
+        return None
+    audience = raw["TASKLENS_OAUTH_AUDIENCE"]
+    if not audience:
+        raise ConfigError(
+            "TASKLENS_OAUTH_AUDIENCE must be set with TASKLENS_OAUTH_ISSUER: the aud your authorization server "
+            "puts in tokens for tasklens (often the public URL of /mcp)"
+        )
+    if not _QUOTABLE.fullmatch(audience):
+        raise ConfigError(
+            "TASKLENS_OAUTH_AUDIENCE must be at most 512 visible ASCII characters without spaces, quotes or backslashes"
+        )
+    named = [scope for scope in re.split(r"[\s,]+", raw["TASKLENS_OAUTH_SCOPES"]) if scope]
+    scopes = tuple(dict.fromkeys(named)) or DEFAULT_OAUTH_SCOPES
+    for scope in scopes:
+        if not _SCOPE.fullmatch(scope):
+            raise ConfigError(
+                "TASKLENS_OAUTH_SCOPES must be scope names separated by spaces or commas, without quotes or "
+                f"backslashes (got {scope[:40]!r})"
+            )
+    jwks_url = raw["TASKLENS_OAUTH_JWKS_URL"]
+    resource = raw["TASKLENS_OAUTH_RESOURCE"]
+    return OAuthSettings(
+        issuer=_oauth_url("TASKLENS_OAUTH_ISSUER", issuer),
+        audience=audience,
+        scopes=scopes,
+        jwks_url=_oauth_url("TASKLENS_OAUTH_JWKS_URL", jwks_url) if jwks_url else None,
+        resource=_oauth_url("TASKLENS_OAUTH_RESOURCE", resource) if resource else None,
+    )
+
+
+def _oauth_url(variable: str, url: str) -> str:
+    """An https:// URL (http:// to this machine) without query, fragment or characters a quoted header
+    parameter cannot carry; kept exactly as written, because an issuer is compared character for character."""
+    parsed = urlsplit(checked_url(variable, url))
+    if parsed.query or parsed.fragment or "#" in url or not _QUOTABLE.fullmatch(url):
+        raise ConfigError(f"{variable} must be a plain URL without spaces, quotes, query or fragment; got {url[:80]!r}")
+    return url
 
 
 def _export_roots(raw: str) -> tuple[str, ...]:
@@ -160,7 +245,7 @@ def _provider(spec: ProviderSpec, env: Mapping[str, str]) -> ProviderSettings:
         if url is None and key:
             missing = spec.unlocated
     if url is not None:
-        url = spec.api_root(_checked_url(spec.url_variable, url))
+        url = spec.api_root(checked_url(spec.url_variable, url))
     return ProviderSettings(
         name=spec.name, api_key=key, base_url=url, requests_per_minute=rpm, defaults=defaults, missing=missing
     )
@@ -178,7 +263,7 @@ def _default_url(spec: ProviderSpec, env: Mapping[str, str]) -> str | None:
     return spec.regions.hosts[region]
 
 
-def _checked_url(variable: str, url: str) -> str:
+def checked_url(variable: str, url: str) -> str:
     """https:// anywhere; plain http:// only to this machine (a sandbox), never sending a key in clear."""
     parsed = urlsplit(url)
     if parsed.scheme == "https" and parsed.netloc:

@@ -13,8 +13,8 @@ them. Two attacks matter even on a laptop:
   and Origin first (the allow-list is lowercase): `LOCALHOST:8765` is the same host as `localhost:8765`.
 * Other local users or, when bound beyond loopback, the network: TASKLENS_HTTP_TOKEN makes every
   request carry `Authorization: Bearer <token>`, checked before anything else runs, in constant time.
-  Binding beyond loopback without a token is allowed (behind a gateway that authenticates, say) but is
-  announced with a warning at startup.
+  Binding beyond loopback without a token (or OAuth, `tasklens.server.oauth`) is allowed (behind a
+  gateway that authenticates, say) but is announced with a warning at startup.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from collections.abc import Sequence
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .config import OAuthSettings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
@@ -71,12 +73,20 @@ def transport_security(host: str, port: int, extra: Sequence[str] = ()) -> Trans
     )
 
 
-def exposure_warnings(host: str, token: str | None, extra: Sequence[str] = ()) -> list[str]:
+def exposure_warnings(
+    host: str, token: str | None, extra: Sequence[str] = (), *, oauth: OAuthSettings | None = None
+) -> list[str]:
     """What an operator must hear at startup about a bind beyond loopback."""
     if is_loopback(host):
         return []
     warnings = []
-    if not token:
+    if oauth is not None and oauth.resource is None:
+        warnings.append(
+            f"tasklens HTTP is bound to {host}, beyond loopback, and TASKLENS_OAUTH_RESOURCE is not set: the "
+            "protected-resource metadata names a loopback URL that remote clients cannot use. Set it to the "
+            "public URL of /mcp."
+        )
+    if not token and oauth is None:
         warnings.append(
             f"tasklens HTTP is bound to {host}, beyond loopback, and TASKLENS_HTTP_TOKEN is not set: anyone who "
             "can reach this port can read tasks with your provider keys. Set TASKLENS_HTTP_TOKEN, or bind 127.0.0.1."
@@ -123,7 +133,7 @@ class BearerTokenGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        supplied = _bearer(scope)
+        supplied = bearer_credentials(scope)
         if supplied is not None and hmac.compare_digest(hashlib.sha256(supplied).digest(), self._digest):
             await self.app(scope, receive, send)
             return
@@ -143,7 +153,7 @@ class BearerTokenGuard:
         await send({"type": "http.response.body", "body": body})
 
 
-def _bearer(scope: Scope) -> bytes | None:
+def bearer_credentials(scope: Scope) -> bytes | None:
     """The credentials of the first Authorization header if its scheme is Bearer, else None."""
     for name, value in scope.get("headers", ()):
         if name.lower() == b"authorization":

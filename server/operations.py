@@ -6,7 +6,13 @@
 * Every HTTP request gets a request id (the caller's `X-Request-Id` when it is a short token, else a
   new one), echoed in the response and attached to every log line written while it is handled.
 * `TASKLENS_LOG_FORMAT=json` writes one JSON object per log line to stderr (time, level, logger,
-  message, request_id), for log collectors; the default stays plain text.
+  message, request_id, and `subject`: the verified `sub` of the OAuth token the request carried), for
+  log collectors; the default stays plain text.
+
+Both ids live in contextvars set by ASGI middleware and reach each record through a logging filter on
+the handler, so code under `tasklens.tools` (the HTTP policy's line per upstream request) logs plainly
+and still says which request, and which caller, it served. The SDK carries the request's context into
+the task that runs the tool.
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("tasklens_request_id", default=None)
+SUBJECT: contextvars.ContextVar[str | None] = contextvars.ContextVar("tasklens_subject", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-class _RequestIdFilter(logging.Filter):
+class _RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
+        record.subject = SUBJECT.get()
         return True
 
 
@@ -46,6 +54,9 @@ class JsonLines(logging.Formatter):
         request_id = getattr(record, "request_id", None)
         if request_id:
             line["request_id"] = request_id
+        subject = getattr(record, "subject", None)
+        if subject:
+            line["subject"] = subject
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
@@ -55,7 +66,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     """Log to stderr (stdout belongs to the protocol under stdio), as text or JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
-    handler.addFilter(_RequestIdFilter())
+    handler.addFilter(_RequestContextFilter())
     logging.basicConfig(level=level, handlers=[handler])
     # httpcore's DEBUG lines carry raw request and response headers (a `Location:` can echo a key).
     logging.getLogger("httpcore").setLevel(logging.WARNING)

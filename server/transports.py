@@ -8,7 +8,8 @@ input.
 HTTP binds its socket before anything else starts, so a busy port is one sentence and exit code 3 rather
 than uvicorn's startup log and error; then it runs the SDK's Starlette app under uvicorn on that socket,
 wrapped by `tasklens.server.http_security`: the Host/Origin allow-list for the bound port, and the bearer
-token when TASKLENS_HTTP_TOKEN is set.
+token when TASKLENS_HTTP_TOKEN is set, or `tasklens.server.oauth` (JWT access tokens from an authorization
+server) when TASKLENS_OAUTH_ISSUER is.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp
 from .app import build_server, in_process_sandbox
 from .config import Config
 from .http_security import BearerTokenGuard, LowercaseHostHeaders, exposure_warnings, transport_security
+from .oauth import default_resource, metadata_url, protect
 from .operations import HealthRoutes, RequestIds
 
 logger = logging.getLogger("tasklens")
@@ -153,18 +155,19 @@ async def serve_http(server: MCPServer, config: Config, sock: socket.socket, hos
             transport_security=transport_security(host, port, config.http_allowed_hosts), host=host
         )
     )
+    required = ""
     if config.http_token:
         app = BearerTokenGuard(app, config.http_token)
+        required = " (bearer token required)"
+    elif config.oauth is not None:
+        resource = config.oauth.resource or default_resource(host, port)
+        app = protect(app, config.oauth, resource)
+        required = f" (OAuth tokens from {config.oauth.issuer} required; metadata at {metadata_url(resource)})"
     configured = [name for name, settings in config.providers.items() if settings.configured]
     app = RequestIds(HealthRoutes(app, configured))
-    for warning in exposure_warnings(host, config.http_token, config.http_allowed_hosts):
+    for warning in exposure_warnings(host, config.http_token, config.http_allowed_hosts, oauth=config.oauth):
         logger.warning(warning)
-    logger.info(
-        "tasklens streamable HTTP on http://%s:%d/mcp%s",
-        f"[{host}]" if ":" in host else host,
-        port,
-        " (bearer token required)" if config.http_token else "",
-    )
+    logger.info("tasklens streamable HTTP on http://%s:%d/mcp%s", f"[{host}]" if ":" in host else host, port, required)
     # log_config=None: uvicorn logs through the root logger to stderr like the rest (its default sends the
     # access log to stdout).
     # On SIGTERM uvicorn stops accepting, lets in-flight calls finish for up to GRACE_S, then exits.

@@ -150,3 +150,48 @@ def test_export_roots_default_to_the_working_directory_and_must_exist(tmp_path) 
     assert roots == (os.path.realpath(tmp_path), os.path.realpath(other))
     with pytest.raises(ConfigError, match="TASKLENS_EXPORT_ROOTS"):
         load_config({"TASKLENS_EXPORT_ROOTS": str(tmp_path / "missing")})
+
+
+def test_oauth_settings_from_the_environment() -> None:
+    assert load_config({}).oauth is None
+    issuer = "https://login.example.com/tenant/"  # kept exactly: a token's iss is compared character for character
+    oauth = load_config({"TASKLENS_OAUTH_ISSUER": f" {issuer} ", "TASKLENS_OAUTH_AUDIENCE": "api://tasklens"}).oauth
+    assert oauth is not None and (oauth.issuer, oauth.audience) == (issuer, "api://tasklens")
+    assert (oauth.scopes, oauth.jwks_url, oauth.resource) == (("tasklens:read",), None, None)
+    oauth = load_config(
+        {
+            "TASKLENS_OAUTH_ISSUER": "http://127.0.0.1:9000",  # plain http only to this machine
+            "TASKLENS_OAUTH_AUDIENCE": "tasklens",
+            "TASKLENS_OAUTH_SCOPES": "tasklens:read, tasks.read  tasklens:read",
+            "TASKLENS_OAUTH_JWKS_URL": "http://localhost:9000/keys",
+            "TASKLENS_OAUTH_RESOURCE": "https://mcp.example.com/mcp",
+        },
+        sandbox=True,
+    ).oauth
+    assert oauth is not None and oauth.scopes == ("tasklens:read", "tasks.read")
+    assert (oauth.jwks_url, oauth.resource) == ("http://localhost:9000/keys", "https://mcp.example.com/mcp")
+
+
+ISSUER = {"TASKLENS_OAUTH_ISSUER": "https://idp.example.com", "TASKLENS_OAUTH_AUDIENCE": "tasklens"}
+
+
+@pytest.mark.parametrize(
+    "env, sentence",
+    [
+        ({**ISSUER, "TASKLENS_HTTP_TOKEN": "0123456789abcdefXYZ"}, "TASKLENS_OAUTH_ISSUER and TASKLENS_HTTP_TOKEN are"),
+        ({"TASKLENS_OAUTH_ISSUER": "https://idp.example.com"}, "TASKLENS_OAUTH_AUDIENCE must be set with"),
+        ({"TASKLENS_OAUTH_AUDIENCE": "tasklens"}, "TASKLENS_OAUTH_AUDIENCE is set but TASKLENS_OAUTH_ISSUER is not"),
+        ({"TASKLENS_OAUTH_SCOPES": "tasklens:read"}, "TASKLENS_OAUTH_SCOPES is set but TASKLENS_OAUTH_ISSUER is not"),
+        ({**ISSUER, "TASKLENS_OAUTH_ISSUER": "http://idp.example.com"}, "TASKLENS_OAUTH_ISSUER must be an https://"),
+        ({**ISSUER, "TASKLENS_OAUTH_ISSUER": "https://idp.example.com/?x=1"}, "TASKLENS_OAUTH_ISSUER must be a plain"),
+        ({**ISSUER, "TASKLENS_OAUTH_JWKS_URL": "ftp://idp.example.com/keys"}, "TASKLENS_OAUTH_JWKS_URL must be an"),
+        ({**ISSUER, "TASKLENS_OAUTH_RESOURCE": 'https://x.example/"mcp'}, "TASKLENS_OAUTH_RESOURCE must be a plain"),
+        ({**ISSUER, "TASKLENS_OAUTH_RESOURCE": "https://x.example/mcp#a"}, "TASKLENS_OAUTH_RESOURCE must be a plain"),
+        ({**ISSUER, "TASKLENS_OAUTH_AUDIENCE": "two words"}, "TASKLENS_OAUTH_AUDIENCE must be at most 512"),
+        ({**ISSUER, "TASKLENS_OAUTH_SCOPES": 'read "all"'}, "TASKLENS_OAUTH_SCOPES must be scope names"),
+    ],
+)
+def test_unusable_oauth_settings_stop_startup_with_one_sentence(env: dict[str, str], sentence: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env)
+    assert str(caught.value).startswith(sentence) and "\n" not in str(caught.value)

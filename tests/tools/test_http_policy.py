@@ -177,15 +177,35 @@ async def test_response_size_cap(sandbox: Sandbox, fake_time: FakeTime) -> None:
     assert caught.value.kind == "bad_response" and "stopped reading" in caught.value.for_model()
 
 
-async def test_loopback_read_timeout_is_retried_then_succeeds(sandbox: Sandbox, fake_time: FakeTime) -> None:
+async def test_loopback_read_timeout_is_retried_then_succeeds(
+    sandbox: Sandbox, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
     sandbox.faults.add(Fault(kind="slow", times=1, provider="deepomatic", delay_s=2.0))
     async with serve_on_loopback(sandbox) as origin:
         http = policy(sandbox, fake_time, origin=origin, read_timeout_s=0.3)
         try:
-            task = await http.get_json(TASK)
+            with caplog.at_level("INFO", logger="tasklens.http"):
+                task = await http.get_json(TASK)
         finally:
             await http.aclose()
     assert task["status"] == "success" and http.attempts == 2
+    sent = [record.getMessage() for record in caplog.records if record.getMessage().startswith("upstream ")]
+    assert [line.split(" -> ")[0] for line in sent] == [f"upstream deepomatic GET /deepomatic{TASK}"] * 2
+    assert [line.split(" -> ")[1].split(" in ")[0] for line in sent] == ["timeout", "200"]
+
+
+async def test_every_request_sent_is_one_log_line_with_its_status_and_without_its_query(
+    sandbox: Sandbox, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.faults.add(Fault(kind="503", times=2, provider="deepomatic"))
+    http = policy(sandbox, fake_time)
+    with caplog.at_level("INFO", logger="tasklens.http"):
+        await http.get_json(TASK, params={"token": "query-value"})
+    sent = [record.getMessage() for record in caplog.records if record.getMessage().startswith("upstream ")]
+    assert [line.split(" in ")[0] for line in sent] == [
+        f"upstream deepomatic GET /deepomatic{TASK} -> {status}" for status in (503, 503, 200)
+    ]
+    assert all(line.endswith(" ms") for line in sent) and "query-value" not in caplog.text
 
 
 async def test_loopback_timeouts_exhaust_into_a_timeout_error(sandbox: Sandbox, fake_time: FakeTime) -> None:

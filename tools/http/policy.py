@@ -12,7 +12,9 @@ and the Deepomatic SDK does not retry 429. So the policy is ours, written once:
   the log say so;
 * a cap on the response size, read as a stream so an oversized body is never buffered whole, and a
   body decoded only within the depth and number limits of `tasklens.tools.untrusted`;
-* every failure becomes a `ProviderError` with a clean message, never an httpx exception.
+* every failure becomes a `ProviderError` with a clean message, never an httpx exception;
+* one INFO line per request sent (provider, method, path without query, status, milliseconds), which
+  the server's log handler tags with the request id and the OAuth subject it served.
 
 Clock, sleep and randomness are injectable so tests prove waits and bounds without waiting.
 """
@@ -210,11 +212,7 @@ class HttpPolicy:
                     if anonymous:
                         for name in self.headers:
                             request.headers.pop(name, None)
-                    response = await self._client.send(request, stream=True)
-                    try:
-                        body = await self._read_capped(response)
-                    finally:
-                        await response.aclose()
+                    response, body = await self._exchange(request)
         except (TimeoutError, httpx.TimeoutException):  # the call's deadline, or one read/connect timeout
             raise ProviderError(self.provider, "timeout") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError):
@@ -228,6 +226,39 @@ class HttpPolicy:
                 self.provider, "bad_response", hint=f"The exchange with {self.provider} failed at the HTTP level."
             ) from None
         return response.status_code, response.headers, body
+
+    async def _exchange(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """Send `request` and read its capped body, logging one line for the exchange whatever its outcome.
+
+        The line is INFO: it is the record of what the server spent a provider key on, the rate limiter
+        bounds how many there are a minute, and under HTTP the log handler adds which request and which
+        caller (the OAuth subject) it served. The path is logged as sent, percent-encoded (so one printable
+        line) and without its query; no provider puts its key in a path.
+        """
+        started = time.perf_counter()
+        outcome: int | str = "failed"  # the status once one arrives; else why none did
+        try:
+            response = await self._client.send(request, stream=True)
+            outcome = response.status_code
+            try:
+                return response, await self._read_capped(response)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException:
+            outcome = "timeout" if outcome == "failed" else outcome
+            raise
+        except anyio.get_cancelled_exc_class():  # the call's deadline, or the caller gave up
+            outcome = "cancelled" if outcome == "failed" else outcome
+            raise
+        finally:
+            logger.info(
+                "upstream %s %s %s -> %s in %.0f ms",
+                self.provider,
+                request.method,
+                request.url.raw_path.split(b"?", 1)[0][:200].decode("ascii", "replace"),
+                outcome,
+                (time.perf_counter() - started) * 1000,
+            )
 
     async def _admit(self, deadline: float) -> None:
         if self.limiter is None:
