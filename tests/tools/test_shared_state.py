@@ -124,9 +124,7 @@ async def test_poll_pace_made_on_one_replica_is_read_on_another_until_it_expires
 
 
 def summary(assets: int) -> ExportSummary:
-    return ExportSummary.model_validate(
-        {"source": f"export-{assets}.json", "assets": assets, "generation": "current"}
-    )
+    return ExportSummary.model_validate({"source": f"export-{assets}.json", "assets": assets, "generation": "current"})
 
 
 async def test_a_summary_kept_through_one_replica_is_read_through_another(redis_url: str) -> None:

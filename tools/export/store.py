@@ -21,15 +21,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from redis.asyncio import Redis
 
 from ..errors import clean_upstream_text
 from ..results.compact import compact_json
 from ..shared.link import SharedLink, SharedStateDown
 from .summary import ExportSummary
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 SUMMARY_SCHEME = "export-summary://"
 SUMMARY_MIME_TYPE = "application/json"

@@ -25,12 +25,13 @@ import itertools
 import logging
 import math
 import os
-from typing import Any
-
-from redis.commands.core import AsyncScript
+from typing import TYPE_CHECKING, Any
 
 from ..shared.link import SharedLink, SharedStateDown
 from .rate_limit import GUARD_S, Clock, Sleep, SlidingWindowLimiter, WouldExceedDeadline, round_free_in
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
 
 logger = logging.getLogger("tasklens.http")
 
