@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..shared.link import SharedLink, SharedStateDown
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 PACE_MEMORY = 10_000  # tasks whose cadence one process remembers
 
@@ -91,8 +94,8 @@ class SharedPace:
         return found
 
     async def remember(self, paces: Mapping[str, Pace | None]) -> None:
-        async def write(client: object) -> None:
-            async with self._link.redis.pipeline(transaction=False) as pipe:
+        async def write(client: Redis) -> None:
+            async with client.pipeline(transaction=False) as pipe:
                 for task_id, pace in paces.items():
                     key = self._key(task_id)
                     lifetime_ms = int((2 * pace[1] - pace[0]) * 1000) if pace is not None else 0
