@@ -29,6 +29,7 @@ from tasklens.tools.poll_task import poll_task
 from tasklens.tools.providers import SPECS, ProviderRegistry, ProviderSettings, Runtime
 from tasklens.tools.providers.spec import in_words
 from tasklens.tools.results.provider_name import ProviderName
+from tasklens.tools.shared.link import SharedLink
 from tasklens.tools.summarize_export import summarize_export
 
 from . import __version__
@@ -77,6 +78,12 @@ def sandbox_providers(sandbox: Sandbox, origin: str = "http://sandbox") -> dict[
     }
 
 
+def shared_sandbox(config: Config, origin: str) -> Config:
+    """The config that points every provider at the `tasklens sandbox` running at `origin`, which several
+    replicas can share (its request log then shows what all of them sent)."""
+    return replace(config, providers=sandbox_providers(Sandbox(), origin), sandbox=True)
+
+
 def in_process_sandbox(config: Config, sandbox: Sandbox | None = None) -> tuple[Config, RuntimeFactory]:
     """The config and transport that wire the server to an in-process sandbox (no sockets at all)."""
     sandbox = sandbox or Sandbox()
@@ -95,12 +102,13 @@ class TasklensServer(MCPServer):
     are not registered there: resources/list reads the store each time, and the
     `export-summary://{summary_id}` template reads them back."""
 
-    def __init__(self, *args: Any, summaries: SummaryStore, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, summaries: SummaryStore, shared: SharedLink | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.summaries = summaries
+        self.shared = shared
 
     async def list_resources(self) -> list[MCPResource]:
-        return [*await super().list_resources(), *summary_resources(self.summaries)]
+        return [*await super().list_resources(), *await summary_resources(self.summaries)]
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
@@ -130,12 +138,13 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        registry = ProviderRegistry(config.providers, runtime)
+        registry = ProviderRegistry(config.providers, runtime, shared=shared)
         logger.info(
-            "tasklens %s ready%s; providers configured: %s",
+            "tasklens %s ready%s; providers configured: %s%s",
             __version__,
             " (sandbox)" if config.sandbox else "",
             ", ".join(registry.configured) or "none",
+            f"; shared state in Redis at {shared.location} ({config.replicas} replicas)" if shared else "",
         )
         exports = export_settings(config, runtime)
         try:
@@ -143,10 +152,19 @@ def build_server(config: Config, runtime: RuntimeFactory | None = None) -> MCPSe
         finally:
             exports.close()
             await registry.aclose()
+            if shared is not None:
+                await shared.aclose()
 
-    summaries = SummaryStore()  # outlives lifespans: one per server, shared by its sessions
+    # Both outlive lifespans: one per server, shared by its sessions (and, through Redis, by its replicas).
+    shared = SharedLink(config.redis_url, replicas=config.replicas) if config.redis_url else None
+    summaries = SummaryStore(shared=shared)
     server = TasklensServer(
-        "tasklens", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, summaries=summaries
+        "tasklens",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        summaries=summaries,
+        shared=shared,
     )
     for fn, title in (
         (get_task, "Get task"),

@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--port", type=int, default=8800, help="port (default 8800; 0 picks a free one)")
     sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default 127.0.0.1; 0.0.0.0 for replicas in other containers to share it)",
+    )
+    sandbox.add_argument(
         "--tasks", action="store_true", help="list the seeded tasks (provider, id, what each shows) and exit"
     )
 
@@ -175,7 +180,7 @@ def _main(argv: list[str]) -> int:
     if args.command == "sandbox":
         from .sandbox_command import run_sandbox
 
-        return run_sandbox(args.port)
+        return run_sandbox(args.port, args.host)
     if args.command == "doctor":
         from .doctor import run_doctor
 

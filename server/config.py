@@ -52,6 +52,18 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
         "folders summarize_export may read files from, separated by os.pathsep "
         "(default: the working directory, unless it is / or the home directory)"
     ),
+    "TASKLENS_REDIS_URL": (
+        "redis://host:port/db shared by every replica: one rate budget per provider key, export summaries, "
+        "poll pace (default: none, each process keeps its own)"
+    ),
+    "TASKLENS_REPLICAS": (
+        "how many replicas share TASKLENS_REDIS_URL; while Redis is unreachable each holds a provider to "
+        "rate / replicas (default 1)"
+    ),
+    "TASKLENS_SANDBOX_URL": (
+        "with --sandbox: the origin of a running `tasklens sandbox` to share between replicas "
+        "(default: an in-process sandbox)"
+    ),
     "TASKLENS_EXPORT_HELPER": (
         "0 to read large local exports in one process "
         "(default 1: a helper process shares the work, ~40 MiB more memory)"
@@ -104,6 +116,9 @@ class Config:
     oauth: OAuthSettings | None = None
     export_roots: tuple[str, ...] = field(default_factory=default_export_roots)
     export_helper: bool = True
+    redis_url: str | None = field(default=None, repr=False)  # may carry a password
+    replicas: int = 1
+    sandbox_url: str | None = None
 
 
 def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = None) -> Config:
@@ -130,6 +145,9 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
     if helper not in TRUE_VALUES and helper not in ("0", "false", "no", "off"):
         raise ConfigError(f"TASKLENS_EXPORT_HELPER must be 1 or 0 (got {helper[:20]!r})")
     providers = {} if sandbox else {spec.name: _provider(spec, env) for spec in SPECS}
+    redis_url = _redis_url(env.get("TASKLENS_REDIS_URL", ""))
+    replicas = _replicas(env.get("TASKLENS_REPLICAS", ""))
+    sandbox_url = _sandbox_url(env.get("TASKLENS_SANDBOX_URL", ""))
     return Config(
         providers=providers,
         sandbox=sandbox,
@@ -140,7 +158,44 @@ def load_config(env: Mapping[str, str] | None = None, *, sandbox: bool | None = 
         oauth=oauth,
         export_roots=roots,
         export_helper=helper in TRUE_VALUES,
+        redis_url=redis_url,
+        replicas=replicas,
+        sandbox_url=sandbox_url,
     )
+
+
+def _redis_url(raw: str) -> str | None:
+    """A redis://, rediss:// or unix:// URL, or None. The error never quotes it: it may hold a password."""
+    url = raw.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ConfigError(
+            "TASKLENS_REDIS_URL must be a redis://host:port/db, rediss://host:port/db or unix:///path URL"
+        )
+    return url
+
+
+def _replicas(raw: str) -> int:
+    raw = raw.strip()
+    if not raw:
+        return 1
+    replicas = whole_number(raw, max_digits=4)
+    if replicas is None or replicas < 1:
+        raise ConfigError(f"TASKLENS_REPLICAS must be a whole number from 1 to 9999 (got {raw[:20]!r})")
+    return replicas
+
+
+def _sandbox_url(raw: str) -> str | None:
+    """The origin of a shared `tasklens sandbox`. Plain http is fine: the sandbox's keys are public."""
+    url = raw.strip().rstrip("/")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        raise ConfigError(f"TASKLENS_SANDBOX_URL must be an origin such as http://127.0.0.1:8800 (got {url[:60]!r})")
+    return url
 
 
 def _http_token(raw: str) -> str | None:

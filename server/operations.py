@@ -1,7 +1,8 @@
 """What operating tasklens behind a load balancer needs: health endpoints, request ids, JSON logs.
 
 * `GET /healthz` answers 200 while the process serves HTTP (liveness); `GET /readyz` answers 200 when
-  at least one provider is configured and 503 with the reason otherwise (readiness). Both are served
+  at least one provider is configured and Redis (when set) answers, 503 with the reason otherwise
+  (readiness). Both are served
   before the bearer-token check, since probes carry no credentials, and say nothing secret.
 * Every HTTP request gets a request id (the caller's `X-Request-Id` when it is a short token, else a
   new one), echoed in the response and attached to every log line written while it is handled.
@@ -27,6 +28,8 @@ import time
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tasklens.tools.shared.link import SharedLink
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("tasklens_request_id", default=None)
 SUBJECT: contextvars.ContextVar[str | None] = contextvars.ContextVar("tasklens_subject", default=None)
@@ -100,20 +103,27 @@ class RequestIds:
 class HealthRoutes:
     """ASGI middleware answering `GET /healthz` and `GET /readyz` itself; everything else goes on."""
 
-    def __init__(self, app: ASGIApp, configured: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp, configured: Sequence[str], shared: SharedLink | None = None) -> None:
         self.app = app
         self._configured = list(configured)
+        self._shared = shared
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path") if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") else None
         if path == "/healthz":
             await _json(send, 200, {"status": "ok"})
         elif path == "/readyz":
-            if self._configured:
-                await _json(send, 200, {"status": "ready", "providers": self._configured})
-            else:
+            if not self._configured:
                 reason = "no provider is configured: set a provider's API key (see tasklens doctor), or run --sandbox"
                 await _json(send, 503, {"status": "not ready", "reason": reason})
+            elif self._shared is not None and not await self._shared.ping():
+                reason = (
+                    f"Redis at {self._shared.location} is unreachable: this replica serves on its own share of each "
+                    "provider's rate until it answers"
+                )
+                await _json(send, 503, {"status": "not ready", "reason": reason})
+            else:
+                await _json(send, 200, {"status": "ready", "providers": self._configured})
         else:
             await self.app(scope, receive, send)
 

@@ -52,16 +52,16 @@ async def read_task_resource(
 async def read_export_summary(summary_id: str, ctx: Context) -> str:
     """One of the last 8 summarize_export results, as the JSON the tool returned; `latest` is the newest."""
     store = app_state(ctx).summaries
-    entry = store.get(summary_id)
+    entry = await store.get(summary_id)
     if entry is None:
         raise ResourceNotFoundError(
             f"No export summary {clean_upstream_text(summary_id, limit=40)!r} is kept (the server keeps its last "
-            f"{store.capacity} in memory); run summarize_export again."
+            f"{store.capacity}); run summarize_export again."
         )
     return entry.text
 
 
-def summary_resources(store: SummaryStore) -> list[MCPResource]:
+async def summary_resources(store: SummaryStore) -> list[MCPResource]:
     """The kept summaries as resources/list entries, newest first."""
     return [
         MCPResource(
@@ -73,5 +73,5 @@ def summary_resources(store: SummaryStore) -> list[MCPResource]:
             size=len(entry.text.encode()),
             annotations=Annotations(last_modified=entry.stored_at.isoformat(timespec="seconds")),
         )
-        for entry in store.newest_first()
+        for entry in await store.newest_first()
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import anyio
@@ -31,23 +32,23 @@ def usage_lines(sandbox: Sandbox, origin: str) -> list[str]:
     return lines
 
 
-async def _serve(port: int) -> None:
+async def _serve(port: int, host: str) -> None:
     sandbox = Sandbox()
-    async with serve_on_loopback(sandbox, port=port) as origin:
+    async with serve_on_loopback(sandbox, host=host, port=port) as origin:
         sys.stdout.write("\n".join(usage_lines(sandbox, origin)) + "\n")
         sys.stdout.flush()
         await anyio.sleep_forever()
 
 
-def run_sandbox(port: int) -> int:
+def run_sandbox(port: int, host: str = "127.0.0.1") -> int:
     """Serve until interrupted (the same server the tests use, so every fault kind works); 3 when the
     port cannot be bound."""
     try:
-        anyio.run(_serve, port)
+        anyio.run(_serve, port, host)
     except OSError as error:
-        if error.errno not in LISTEN_ERRNOS:
+        if error.errno not in LISTEN_ERRNOS and not isinstance(error, socket.gaierror):
             raise
-        sys.stderr.write(f"tasklens sandbox: cannot listen on 127.0.0.1:{port}: {listen_failure(error)}.\n")
+        sys.stderr.write(f"tasklens sandbox: cannot listen on {host}:{port}: {listen_failure(error)}.\n")
         return 3
     return 0
 

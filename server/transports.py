@@ -29,7 +29,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from starlette.types import ASGIApp
 
-from .app import build_server, in_process_sandbox
+from .app import TasklensServer, build_server, in_process_sandbox, shared_sandbox
 from .config import Config
 from .http_security import BearerTokenGuard, LowercaseHostHeaders, exposure_warnings, transport_security
 from .oauth import default_resource, metadata_url, protect
@@ -83,7 +83,9 @@ def listen_failure(error: OSError) -> str:
 async def serve(config: Config, sock: socket.socket | None = None, host: str = DEFAULT_HOST) -> None:
     """Serve on stdio until stdin closes, or over HTTP on `sock` (from `listen(host, …)`) until interrupted."""
     runtime = None
-    if config.sandbox:
+    if config.sandbox and config.sandbox_url:
+        config = shared_sandbox(config, config.sandbox_url)
+    elif config.sandbox:
         config, runtime = in_process_sandbox(config)
     if not config.export_roots:
         logger.warning(
@@ -164,7 +166,7 @@ async def serve_http(server: MCPServer, config: Config, sock: socket.socket, hos
         app = protect(app, config.oauth, resource)
         required = f" (OAuth tokens from {config.oauth.issuer} required; metadata at {metadata_url(resource)})"
     configured = [name for name, settings in config.providers.items() if settings.configured]
-    app = RequestIds(HealthRoutes(app, configured))
+    app = RequestIds(HealthRoutes(app, configured, server.shared if isinstance(server, TasklensServer) else None))
     for warning in exposure_warnings(host, config.http_token, config.http_allowed_hosts, oauth=config.oauth):
         logger.warning(warning)
     logger.info("tasklens streamable HTTP on http://%s:%d/mcp%s", f"[{host}]" if ":" in host else host, port, required)

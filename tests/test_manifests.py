@@ -94,7 +94,9 @@ def test_server_json_declares_every_variable_the_server_reads_and_marks_the_keys
     assert set(declared) == set(ENVIRONMENT_VARIABLES)
     for name, variable in declared.items():
         assert variable["description"] == ENVIRONMENT_VARIABLES[name]
-        assert variable.get("isSecret", False) == (name.endswith("_API_KEY") or name == "TASKLENS_HTTP_TOKEN"), name
+        assert variable.get("isSecret", False) == (
+            name.endswith("_API_KEY") or name in ("TASKLENS_HTTP_TOKEN", "TASKLENS_REDIS_URL")
+        ), name
         assert not variable.get("isRequired", False), "every provider is optional"
     regional = [spec for spec in SPECS if spec.regions]
     assert regional, "no provider declares regions any more: the choices check below checks nothing"

@@ -55,6 +55,6 @@ async def summarize_export(
         top_k=None if top_k == DEFAULT_TOP_K else top_k,
         detailed=response_format == "detailed",
     )
-    summary = state.summaries.add(summary, label)
+    summary = await state.summaries.add(summary, label)
     await ctx.notify_resources_changed()  # reaches subscriptions/listen streams (2026-07-28 clients)
     return summary

@@ -48,19 +48,19 @@ async def test_block_until_holds_every_caller(fake_time: FakeTime) -> None:
 
 async def test_free_in_predicts_when_a_round_of_n_requests_is_admitted(fake_time: FakeTime) -> None:
     limiter = SlidingWindowLimiter(10, 60.0, guard_s=0, clock=fake_time.clock, sleep=fake_time.sleep)
-    assert limiter.free_in(10) == 0.0
+    assert await limiter.free_in(10) == 0.0
     for _ in range(6):
         await limiter.acquire()
         fake_time.now += 1.0
     # 4 slots left now; the 5th to 8th of a round of 8 wait for the first 4 sends to leave the window
-    assert limiter.free_in(4) == 0.0
-    assert limiter.free_in(8) == pytest.approx(60.0 + 3.0 - 6.0)
+    assert await limiter.free_in(4) == 0.0
+    assert await limiter.free_in(8) == pytest.approx(60.0 + 3.0 - 6.0)
     started = fake_time.now
     for _ in range(8):
         await limiter.acquire()
     assert fake_time.now - started == pytest.approx(57.0)  # what free_in(8) said
     limiter.block_until(fake_time.now + 100.0)
-    assert limiter.free_in(1) == pytest.approx(100.0)
+    assert await limiter.free_in(1) == pytest.approx(100.0)
 
 
 def most_in_any_window(arrivals: list[float], window_s: float) -> int:

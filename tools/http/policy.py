@@ -35,7 +35,7 @@ import httpx
 
 from ..errors import ErrorKind, ProviderError, clean_upstream_text, register_secret
 from ..untrusted import UntrustedInput, decode_json, whole_number
-from .rate_limit import Clock, Sleep, SlidingWindowLimiter, WouldExceedDeadline
+from .rate_limit import Clock, RateBudget, Sleep, WouldExceedDeadline
 
 logger = logging.getLogger("tasklens.http")
 
@@ -68,7 +68,7 @@ class HttpPolicy:
     secrets: tuple[str, ...] = field(repr=False)
     parse_error: ErrorParser = field(repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    limiter: SlidingWindowLimiter | None = None
+    limiter: RateBudget | None = None
     transport: httpx.AsyncBaseTransport | None = None
     clock: Clock = time.monotonic
     sleep: Sleep = anyio.sleep
@@ -177,7 +177,7 @@ class HttpPolicy:
                 # Hold every caller of this provider, but never longer than one call's deadline: a
                 # wild Retry-After (a day) must not disable the provider until restart.
                 hold = min(error.retry_after, self.retry.deadline_s)
-                self.limiter.block_until(self.clock() + hold)
+                await self.limiter.hold(hold)
                 logger.info("%s: HTTP %s with Retry-After, every call held for %.1f s", self.provider, status, hold)
             wait = self._wait_or_raise(error, attempt, deadline, retry_after=error.retry_after)
             logger.info("%s %s: HTTP %s, retry %d in %.2f s", self.provider, method, status, attempt, wait)

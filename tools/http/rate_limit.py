@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
 
 import anyio
 
@@ -35,6 +36,18 @@ class WouldExceedDeadline(Exception):
     def __init__(self, wait_s: float) -> None:
         super().__init__(f"rate limit slot free in {wait_s:.1f} s")
         self.wait_s = wait_s
+
+
+class RateBudget(Protocol):
+    """What the HTTP policy and the poller need from a provider's rate budget, local or shared."""
+
+    max_requests: int
+
+    async def acquire(self, deadline: float | None = None) -> None: ...
+
+    async def hold(self, seconds: float) -> None: ...
+
+    async def free_in(self, n: int = 1) -> float: ...
 
 
 class SlidingWindowLimiter:
@@ -63,26 +76,35 @@ class SlidingWindowLimiter:
         """Hold every caller until `when` (clock time), e.g. after an upstream 429 with Retry-After."""
         self._blocked_until = max(self._blocked_until, when)
 
+    async def hold(self, seconds: float) -> None:
+        """Hold every caller for `seconds` from now."""
+        self.block_until(self._clock() + seconds)
+
+    def occupy(self, send_times: Iterable[float]) -> None:
+        """Count requests as sent at `send_times` (clock time) though they were admitted elsewhere.
+
+        A budget that takes over from a shared one uses it for what the shared one admitted and may
+        still be counted upstream."""
+        self._slots = deque(sorted([*self._slots, *send_times]))
+
+    def sent_within_window(self) -> list[float]:
+        """The send times still counted (clock time), oldest first."""
+        self._earliest(self._clock())
+        return list(self._slots)
+
     def next_free_in(self) -> float:
         """Seconds until a request could be admitted, if one were asked for now."""
         now = self._clock()
         return max(0.0, self._earliest(now) - now)
 
-    def free_in(self, n: int = 1) -> float:
+    async def free_in(self, n: int = 1) -> float:
         """Seconds until `n` requests asked for now would all have been admitted (0 if at once).
 
         A poller uses it to tell whether a round of `n` reads fits in what is left of its wait, and
         to tell its caller when a whole round will fit again."""
         now = self._clock()
         self._earliest(now)  # drops the slots that have left the window
-        slots = list(self._slots)
-        when = now
-        for _ in range(max(1, n)):
-            when = max(now, self._blocked_until)
-            if len(slots) >= self.max_requests:
-                when = max(when, slots[-self.max_requests] + self.span_s)
-            slots.append(when)
-        return when - now
+        return round_free_in(list(self._slots), n, self.max_requests, self.span_s, now, self._blocked_until)
 
     async def acquire(self, deadline: float | None = None) -> None:
         """Reserve the earliest admissible send time and wait for it; never wait past `deadline`."""
@@ -104,3 +126,18 @@ class SlidingWindowLimiter:
         if len(self._slots) >= self.max_requests:
             when = max(when, self._slots[-self.max_requests] + self.span_s)
         return when
+
+
+def round_free_in(
+    slots: list[float], n: int, max_requests: int, span_s: float, now: float, blocked_until: float
+) -> float:
+    """Seconds from `now` until `n` more requests would all be admitted, given the counted `slots` (oldest
+    first, at least the newest `max_requests` of them) and a hold until `blocked_until`."""
+    slots = list(slots)
+    when = now
+    for _ in range(max(1, n)):
+        when = max(now, blocked_until)
+        if len(slots) >= max_requests:
+            when = max(when, slots[-max_requests] + span_s)
+        slots.append(when)
+    return when - now

@@ -51,7 +51,6 @@ GRACE_S = 5.0  # a round started within the wait may finish this much after it (
 PROGRESS_EVERY_S = 4.0  # heartbeat period: under the 5 s an agent's client may need to stay patient
 JITTER = 0.2
 BATCH_WINDOW_S = 1.0  # tasks due this soon after the first due one join its round
-PACE_MEMORY = 10_000  # tasks whose poll cadence a client remembers between calls
 DETAIL_LIMIT = 120
 ERROR_LIMIT = 160
 # Failures that another read would only repeat: the task is settled as "could not be read".
@@ -141,17 +140,17 @@ class Poller:
     # ---- the loop ---------------------------------------------------------------------------------
 
     async def _poll(self) -> PollResult:
-        self.interval = self._remembered_interval()
+        self.interval = await self._remembered_interval()
         await self._round(self.tasks)
         while True:
             reason = self._stop_reason()
             if reason is not None:
-                return self._result(reason)
-            when, due = self._next_round(self.interval)
+                return await self._result(reason)
+            when, due = await self._next_round(self.interval)
             if when > self.end:
-                return self._result(None)  # returning now beats sleeping to the end of the wait
-            if when + self._limiter_wait(len(due)) > self.hard_stop:
-                return self._result("limited")  # the rate limit would not let the round finish in time
+                return await self._result(None)  # returning now beats sleeping to the end of the wait
+            if when + await self._limiter_wait(len(due)) > self.hard_stop:
+                return await self._result("limited")  # the rate limit would not let the round finish in time
             await self._sleep_until(when)
             changed = await self._round(due)
             # A change ends a `change` or `actionable` call soon, so the next read should come quickly;
@@ -161,26 +160,24 @@ class Poller:
             else:
                 self.interval = min(self.cadence.max_s, self.interval * self.cadence.growth)
 
-    def _remembered_interval(self) -> float:
-        """Where the backoff stood when these tasks were last polled, if that was a moment ago.
-
-        An agent calls again right after a poll returns; starting the cadence over would re-read at the
-        fast start for nothing. So the client keeps, per task, the last read and the interval reached."""
-        now = self.http.clock()
-        memory = self.client.poll_pace
-        reached = [memory.get(task.id) for task in self.tasks]
-        if all(entry is not None and now - entry[0] <= 2 * entry[1] for entry in reached):
-            return min(entry[1] for entry in reached if entry is not None)
+    async def _remembered_interval(self) -> float:
+        """Where the backoff stood when these tasks were last polled, if that was a moment ago (see
+        `tasklens.tools.polling.pace`)."""
+        reached = await self.client.pace.recall([task.id for task in self.tasks])
+        if all(interval is not None for interval in reached):
+            return min(interval for interval in reached if interval is not None)
         return self.cadence.first_s
 
-    def _remember(self) -> None:
-        memory = self.client.poll_pace
-        for task in self.tasks:
-            memory.pop(task.id, None)  # re-inserted last: the dict's order is the eviction order
-            if not task.settled and not task.human and task.error is None:
-                memory[task.id] = (task.read_at, self.interval)
-        while len(memory) > PACE_MEMORY:
-            memory.pop(next(iter(memory)))
+    async def _remember(self) -> None:
+        now = self.http.clock()
+        await self.client.pace.remember(
+            {
+                task.id: (now - task.read_at, self.interval)
+                if not task.settled and not task.human and task.error is None
+                else None
+                for task in self.tasks
+            }
+        )
 
     async def _round(self, due: Sequence[Tracked]) -> bool:
         """Read `due` once (one batch or bounded-concurrency reads); True if any of them changed."""
@@ -217,7 +214,7 @@ class Poller:
             return "actionable"
         return None
 
-    def _next_round(self, interval: float) -> tuple[float, list[Tracked]]:
+    async def _next_round(self, interval: float) -> tuple[float, list[Tracked]]:
         """When the next round should start, and which tasks it reads (those due by then)."""
         pending = [task for task in self.tasks if not task.settled]
         step = interval * self.http.rng.uniform(1 - JITTER, 1 + JITTER)
@@ -225,15 +222,15 @@ class Poller:
         first = min(due_at.values())
         due = [task for task in pending if due_at[id(task)] <= first + BATCH_WINDOW_S]
         now = self.http.clock()
-        return max(first, now + self._limiter_wait(1)), due
+        return max(first, now + await self._limiter_wait(1)), due
 
     def _due(self, task: Tracked, step: float) -> float:
         wait = self.cadence.human_s if task.human else step
         return max(task.read_at + wait, task.retry_at)
 
-    def _limiter_wait(self, requests: int) -> float:
+    async def _limiter_wait(self, requests: int) -> float:
         limiter = self.http.limiter
-        return limiter.free_in(requests) if limiter is not None else 0.0
+        return await limiter.free_in(requests) if limiter is not None else 0.0
 
     async def _sleep_until(self, when: float) -> None:
         remaining = when - self.http.clock()
@@ -271,7 +268,7 @@ class Poller:
 
     # ---- the result -------------------------------------------------------------------------------
 
-    def _result(self, reason: str | None) -> PollResult:
+    async def _result(self, reason: str | None) -> PollResult:
         now = self.http.clock()
         read = [task for task in self.tasks if task.view is not None]
         if not read:
@@ -281,8 +278,8 @@ class Poller:
         if unread:
             counts["error"] = unread
         pending = [task for task in self.tasks if not task.settled]
-        next_poll = self._next_poll_s(pending, now) if pending else None
-        self._remember()
+        next_poll = await self._next_poll_s(pending, now) if pending else None
+        await self._remember()
         return fitted(
             self._lines(),
             lambda groups, sentences_cut: PollResult(
@@ -297,13 +294,13 @@ class Poller:
             ),
         )
 
-    def _next_poll_s(self, pending: list[Tracked], now: float) -> int:
+    async def _next_poll_s(self, pending: list[Tracked], now: float) -> int:
         """Seconds until a new call's first round is worth making and fits under the rate limit."""
         step = self.interval
         soonest = min(
             max(task.read_at + (self.cadence.human_s if task.human else step), task.retry_at) for task in pending
         )
-        wait = max(soonest - now, self._limiter_wait(len(pending)))
+        wait = max(soonest - now, await self._limiter_wait(len(pending)))
         return max(1, math.ceil(wait))
 
     def _lines(self) -> list[TaskLine]:

@@ -20,11 +20,14 @@ from pydantic import BeforeValidator
 
 from ..errors import ErrorKind, ProviderError
 from ..http.policy import HttpPolicy, RetryPolicy
-from ..http.rate_limit import Clock, Sleep, SlidingWindowLimiter
+from ..http.rate_limit import Clock, RateBudget, Sleep, SlidingWindowLimiter
+from ..http.shared_window import SharedWindowLimiter, budget_key
+from ..polling.pace import LocalPace, PaceMemory, SharedPace
 from ..results.find import FindQuery, Matches, TaskList, task_list
 from ..results.history import MAX_LIMIT, TaskHistory, derived_history
 from ..results.provider_name import ProviderName
 from ..results.task import TaskView
+from ..shared.link import SharedLink
 from ..task_ids import path_segment
 
 CHECK_DEADLINE_S = 10.0  # a key check is a quick diagnosis, not a tool call with a 30 s budget
@@ -92,20 +95,27 @@ class ProviderClient(ABC):
     id_example: ClassVar[str]
     poll_cadence: ClassVar[PollCadence] = PollCadence(first_s=2.0, max_s=10.0, human_s=60.0)
 
-    def __init__(self, settings: ProviderSettings, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self, settings: ProviderSettings, runtime: Runtime | None = None, *, shared: SharedLink | None = None
+    ) -> None:
         runtime = runtime or Runtime()
         self.settings = settings
         if not settings.configured:
             raise ValueError(f"{settings.name} is not configured: {settings.missing}")
         assert settings.api_key is not None and settings.base_url is not None
-        # poll_task's cadence per task (last read, interval reached), so a poll called again right
-        # after one returned carries on where the backoff stood instead of starting fast again.
-        self.poll_pace: dict[str, tuple[float, float]] = {}
-        limiter = (
-            SlidingWindowLimiter(settings.requests_per_minute, 60.0, clock=runtime.clock, sleep=runtime.sleep)
-            if settings.requests_per_minute
-            else None
-        )
+        # The rate budget and poll cadence belong to the provider key: with `shared`, every replica of
+        # the deployment uses the same ones, kept in Redis.
+        name = budget_key(settings.name, settings.api_key)
+        self.pace: PaceMemory = LocalPace(runtime.clock)
+        limiter: RateBudget | None = None
+        if settings.requests_per_minute:
+            limiter = SlidingWindowLimiter(settings.requests_per_minute, 60.0, clock=runtime.clock, sleep=runtime.sleep)
+        if shared is not None:
+            self.pace = SharedPace(shared, name, LocalPace(runtime.clock))
+            if settings.requests_per_minute:
+                limiter = SharedWindowLimiter(
+                    shared, name, settings.requests_per_minute, 60.0, clock=runtime.clock, sleep=runtime.sleep
+                )
         self.http = HttpPolicy(
             provider=self.name,
             base_url=settings.base_url,

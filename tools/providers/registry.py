@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from ..errors import ProviderError
 from ..results.provider_name import ProviderName
+from ..shared.link import SharedLink
 from .ango import SPEC as ANGO
 from .base import ProviderClient, ProviderSettings, Runtime
 from .deepomatic import SPEC as DEEPOMATIC
@@ -36,10 +37,11 @@ class ProviderRegistry:
         self,
         settings: Mapping[ProviderName, ProviderSettings],
         runtime: Callable[[ProviderName], Runtime] | None = None,
+        shared: SharedLink | None = None,
     ) -> None:
         self.settings = dict(settings)
         self._clients: dict[ProviderName, ProviderClient] = {
-            name: CLIENT_CLASSES[name](conf, runtime(name) if runtime else None)
+            name: CLIENT_CLASSES[name](conf, runtime(name) if runtime else None, shared=shared)
             for name, conf in self.settings.items()
             if conf.configured
         }

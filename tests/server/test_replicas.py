@@ -1,0 +1,25 @@
+"""Three replicas behind a round-robin caller share one Redis and one sandbox, as processes: together they
+keep Ango's rate, answer alike, survive a killed replica, and keep to their own shares once Redis stops.
+
+The run is `benchmarks/replicas.py --check` made short: Ango at 20 requests a minute instead of 100 and
+15 s of load instead of 60, so the shared window is what holds three replicas (60 without it) to 20.
+`.ci/run` also runs the full-length check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from replicas import check
+
+from support.redis_server import redis_binary
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_three_replicas_keep_one_rate_and_answer_alike_through_a_killed_replica_and_a_stopped_redis(
+    tmp_path: Path,
+) -> None:
+    redis_binary()  # skips without Redis (fails where CI requires it)
+    assert await check(tmp_path, seconds=15.0, rate=20) == []

@@ -1,0 +1,1 @@
+"""State the replicas of one deployment share through Redis."""
