@@ -119,7 +119,7 @@ class HealthRoutes:
             elif self._shared is not None and not await self._shared.ping():
                 reason = (
                     f"Redis at {self._shared.location} is unreachable: this replica serves on its own share of each "
-                    "provider's rate until it answers"
+                    "provider's rate (after one window of none) until it answers"
                 )
                 await _json(send, 503, {"status": "not ready", "reason": reason})
             else:

@@ -272,7 +272,8 @@ class HttpPolicy:
                 retry_after=exc.wait_s,
                 hint=(
                     f"tasklens is holding {self.provider} calls to its configured rate limit and no slot frees "
-                    f"up within this call's deadline; retry in {math.ceil(exc.wait_s)} s."
+                    f"up within this call's deadline{'; ' + exc.reason if exc.reason else ''}; "
+                    f"retry in {math.ceil(exc.wait_s)} s."
                 ),
             ) from None
 

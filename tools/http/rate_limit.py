@@ -33,9 +33,10 @@ GUARD_S = 2.0  # admission to arrival upstream: a TLS handshake on a slow link, 
 class WouldExceedDeadline(Exception):
     """The limiter cannot admit a request before the caller's deadline; `wait_s` says how long it would take."""
 
-    def __init__(self, wait_s: float) -> None:
+    def __init__(self, wait_s: float, reason: str = "") -> None:
         super().__init__(f"rate limit slot free in {wait_s:.1f} s")
         self.wait_s = wait_s
+        self.reason = reason  # why the budget is smaller than usual, for the caller's sentence
 
 
 class RateBudget(Protocol):

@@ -36,9 +36,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tasklens.http")
 
 MICRO = 1_000_000
+LOCAL_REASON = "Redis, through which replicas share the rate, is unreachable, so each replica holds to its share"
 
 # KEYS: window, hold. ARGV: max requests, span µs, longest wait µs (-1: any), member.
 # Returns {admitted (0/1), wait µs, sends counted including this one}.
+
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -97,6 +99,17 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
 return #ARGV
 """
 
+# KEYS: epoch. ARGV: a new epoch. The epoch Redis has, set to the new one first if it has none (it lost
+# its data, or is new): a replica that sees another epoch than before knows Redis forgot its windows.
+_EPOCH = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return ARGV[1]
+end
+return epoch
+"""
+
 
 def budget_key(provider: str, api_key: str) -> str:
     """The part of the Redis key that names one provider key's budget, without revealing the key."""
@@ -125,6 +138,7 @@ class SharedWindowLimiter:
         self.window_s = window_s
         self.span_s = window_s + guard_s
         self.share = max(1, max_requests // link.replicas)
+        self._provider = name.split(":", 1)[0]
         self._window_key = link.key("rate", name, "window")
         self._hold_key = link.key("rate", name, "hold")
         self._clock = clock
@@ -132,13 +146,20 @@ class SharedWindowLimiter:
         # Sent by hash once loaded (EVALSHA), by text after a Redis restart forgot them.
         self._scripts: dict[str, AsyncScript] = {
             name: link.redis.register_script(text)
-            for name, text in (("acquire", _ACQUIRE), ("window", _WINDOW), ("hold", _HOLD), ("add_sent", _ADD_SENT))
+            for name, text in (
+                ("acquire", _ACQUIRE),
+                ("window", _WINDOW),
+                ("hold", _HOLD),
+                ("add_sent", _ADD_SENT),
+                ("epoch", _EPOCH),
+            )
         }
         self._member = itertools.count()
         self._replica = os.urandom(6).hex()  # members of different replicas never collide
         self._fallback: SlidingWindowLimiter | None = None
-        self._last_count = 0  # sends the shared window counted at this replica's last admission
-        self._last_seen = -math.inf
+        self._lost_at = -math.inf  # when this replica last lost Redis (clock time)
+        self._epoch_key = link.key("epoch")
+        self._epoch: bytes | None = None  # Redis's epoch when this replica last used it
 
     @property
     def local(self) -> bool:
@@ -157,9 +178,12 @@ class SharedWindowLimiter:
                 [self.max_requests, int(self.span_s * MICRO), longest, f"{self._replica}:{next(self._member)}"],
             )
         except SharedStateDown:
-            await self._local_budget().acquire(deadline)
+            try:
+                await self._local_budget().acquire(deadline)
+            except WouldExceedDeadline as refused:
+                refused.reason = LOCAL_REASON
+                raise
             return
-        self._last_count, self._last_seen = int(count), self._clock()
         wait_s = int(wait_us) / MICRO
         if not admitted:
             raise WouldExceedDeadline(wait_s)
@@ -196,36 +220,46 @@ class SharedWindowLimiter:
 
     def _local_budget(self) -> SlidingWindowLimiter:
         if self._fallback is None:
+            self._lost_at = self._clock()
             fallback = SlidingWindowLimiter(
                 self.share, self.window_s, guard_s=self.span_s - self.window_s, clock=self._clock, sleep=self._sleep
             )
-            # This replica's part of what the shared window had admitted, as sent when it last saw it.
-            inherited = min(self.share, math.ceil(self._last_count / self.link.replicas))
-            if self._last_seen + self.span_s > self._clock():
-                fallback.occupy([self._last_seen] * inherited)
+            fallback.occupy([self._lost_at] * self.share)  # what the shared window admitted, unknown: full
             self._fallback = fallback
             logger.warning(
-                "%s: rate budget is local while Redis is unreachable: at most %d requests per %.0f s from this "
-                "replica (%d of them counted from the shared window)",
-                self._window_key,
+                "%s: Redis is unreachable, so this replica sends nothing for %.0f s (what the shared window "
+                "admitted may still count upstream), then at most %d requests per %.0f s",
+                self._provider,
+                self.span_s,
                 self.share,
                 self.window_s,
-                inherited if self._last_seen + self.span_s > self._clock() else 0,
             )
         return self._fallback
 
     async def _rejoin(self) -> None:
-        """Back on Redis after a local spell: add the sends the local window still counts to the shared one."""
-        if self._fallback is None:
+        """Before each shared admission: learn Redis's epoch, and after a local spell hand its sends over."""
+        if self._epoch is not None and self._fallback is None:
             return
-        now = self._clock()
-        sent = self._fallback.sent_within_window()  # reservations still ahead (negative ages) included
-        args: list[Any] = [int(self.span_s * MICRO)]
-        for when in sent:
-            args += [int((now - when) * MICRO), f"{self._replica}:{next(self._member)}"]
-        await self._script(self._scripts["add_sent"], [self._window_key], args)
-        logger.info("%s: back on the shared rate budget, %d local sends handed over", self._window_key, len(sent))
-        self._fallback = None
+        epoch = os.urandom(8).hex().encode()
+        current = await self._script(self._scripts["epoch"], [self._epoch_key], [epoch])
+        if self._fallback is not None:
+            sent = self._fallback.sent_within_window()  # reservations still ahead (negative ages) included
+            if current == self._epoch:  # Redis kept its window: only what was really sent is new to it
+                sent = [when for when in sent if when > self._lost_at]
+            now = self._clock()
+            args: list[Any] = [int(self.span_s * MICRO)]
+            for when in sent:
+                args += [int((now - when) * MICRO), f"{self._replica}:{next(self._member)}"]
+            await self._script(self._scripts["add_sent"], [self._window_key], args)
+            logger.warning(
+                "%s: Redis answers again; back on the shared rate budget (%d sends of this replica's window "
+                "handed over%s)",
+                self._provider,
+                len(sent),
+                "" if current == self._epoch else ", Redis had lost its data",
+            )
+            self._fallback = None
+        self._epoch = current
 
     async def _script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
         return await self.link.run(lambda client: script(keys=keys, args=args, client=client))

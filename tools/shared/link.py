@@ -122,9 +122,9 @@ class SharedLink:
         if not self._down:
             self._down = True
             logger.warning(
-                "Redis at %s is unreachable (%s): each replica now holds every provider to its own share of the "
-                "rate (rate / %d replicas) and keeps summaries and poll pace in its own memory; Redis is tried "
-                "again every %.0f s",
+                "Redis at %s is unreachable (%s): each replica now sends a provider nothing for one rate window, "
+                "then at most its share of the rate (rate / %d replicas), and keeps summaries and poll pace in "
+                "its own memory; Redis is tried again every %g s",
                 self.location,
                 type(error).__name__,
                 self.replicas,
