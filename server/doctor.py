@@ -25,6 +25,7 @@ from tasklens.tools.http.policy import RetryPolicy
 from tasklens.tools.providers import PROVIDERS, SPECS_BY_NAME, ProviderClient, ProviderRegistry, Runtime
 from tasklens.tools.providers.base import CHECK_DEADLINE_S
 from tasklens.tools.results.provider_name import ProviderName
+from tasklens.tools.shared.link import SharedLink
 
 from .app import in_process_sandbox
 from .config import Config
@@ -168,11 +169,38 @@ def render(diagnoses: list[Diagnosis], *, sandbox: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+async def check_redis(url: str, replicas: int) -> tuple[bool, str]:
+    """Whether the Redis replicas share answers, and the report's line for it (its location, never a password)."""
+    link = SharedLink(url, replicas=replicas)
+    started = time.perf_counter()
+    try:
+        answered = await link.ping()
+    finally:
+        await link.aclose()
+    latency = round((time.perf_counter() - started) * 1000)
+    if answered:
+        return (
+            True,
+            f"  {'redis':<11} {'ok':<15} {f'{latency} ms':>7}  {link.location}, shared by {replicas} replicas\n",
+        )
+    return False, (
+        f"  {'redis':<11} {'FAILED':<15} {f'{latency} ms':>7}  {link.location}\n"
+        f"{' ' * 14}fix: start Redis there or correct TASKLENS_REDIS_URL; until it answers, each replica waits one "
+        "rate window, then sends at most its share\n"
+    )
+
+
 async def run_doctor(config: Config, out: TextIO | None = None, sandbox: Sandbox | None = None) -> int:
-    """Print the report; 1 when a configured provider fails (or has a key without its region), else 0."""
+    """Print the report; 1 when a configured provider fails (or has a key without its region), or the
+    configured Redis does not answer, else 0."""
     runtime = None
     if config.sandbox:
         config, runtime = in_process_sandbox(config, sandbox)
     diagnoses = await diagnose(config, runtime)
-    (out or sys.stdout).write(render(diagnoses, sandbox=config.sandbox))
-    return 1 if any(d.failed for d in diagnoses) else 0
+    report = render(diagnoses, sandbox=config.sandbox)
+    redis_ok = True
+    if config.redis_url:
+        redis_ok, line = await check_redis(config.redis_url, config.replicas)
+        report += line
+    (out or sys.stdout).write(report)
+    return 1 if any(d.failed for d in diagnoses) or not redis_ok else 0

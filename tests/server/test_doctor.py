@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import AsyncIterator
 
 import anyio
@@ -200,3 +201,16 @@ def _blocks(report: str) -> dict[str, str]:
         if current:
             blocks[current] = blocks.get(current, "") + line + "\n"
     return blocks
+
+
+async def test_the_shared_redis_is_checked_and_reported_without_its_password(redis_url: str) -> None:
+    out = io.StringIO()
+    assert await run_doctor(Config(providers={}, sandbox=True, redis_url=redis_url, replicas=3), out) == 0
+    report = out.getvalue()
+    assert re.search(r"redis +ok +\d+ ms +127\.0\.0\.1:\d+/0, shared by 3 replicas", report), report
+    dead = "redis://:hunter2secret@127.0.0.1:1/0"
+    out = io.StringIO()
+    assert await run_doctor(Config(providers={}, sandbox=True, redis_url=dead), out) == 1
+    assert "redis       FAILED" in out.getvalue()
+    assert "fix: start Redis there or correct TASKLENS_REDIS_URL" in out.getvalue()
+    assert "hunter2" not in out.getvalue()
