@@ -172,7 +172,7 @@ class SharedWindowLimiter:
         longest = -1 if deadline is None else max(0, int((deadline - now) * MICRO))
         try:
             await self._rejoin()
-            admitted, wait_us, count = await self._script(
+            admitted, wait_us, _counted = await self._script(
                 self._scripts["acquire"],
                 [self._window_key, self._hold_key],
                 [self.max_requests, int(self.span_s * MICRO), longest, f"{self._replica}:{next(self._member)}"],
