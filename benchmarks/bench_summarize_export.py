@@ -3,7 +3,8 @@
 One run generates synthetic current-format Ango exports with history (tests/support/export_fixtures.py: 1-15
 objects of every kind, polygons of 4-30 points, nested questions, Start → Label → Review with rework) at each
 requested size, as a JSON array and as NDJSON, plain and zipped, under a temporary directory (never the
-repository), and measures on each file, every approach in a fresh subprocess (peak RSS = its ru_maxrss):
+repository), and measures on each file, every approach in a fresh subprocess (peak RSS = its ru_maxrss,
+and the helper process's own VmHWM read just before it stops):
 
   * baseline          `json.load` (or one `json.loads` per NDJSON line, or the ZIP member read whole)
                       + the reference summary (tests/support/export_reference.py), the straightforward way;
@@ -227,7 +228,7 @@ def run_tasklens(path: Path, threaded: bool = False, shared: bool = True, concur
     from tasklens.tools.export.pipeline import ExportReader, ExportSettings
     from tasklens.tools.export.summary import build_summary
 
-    helpers = pool or (HelperPool() if shared else None)
+    helpers = pool or (HelperPool(start=measured_helper) if shared else None)
     settings = ExportSettings(roots=(str(path.parent),), helpers=helpers)
 
     async def summarize(assets: list[int]) -> None:
@@ -251,7 +252,7 @@ def run_tasklens(path: Path, threaded: bool = False, shared: bool = True, concur
                     group.start_soon(summarize, assets)
         finally:
             if pool is None:
-                settings.close()  # the helper is reaped: its peak RSS is the children's
+                settings.close()  # the helper records its peak RSS as it stops
         assert len(assets) == concurrent and len(set(assets)) == 1, assets
         return assets[0]
 
@@ -259,6 +260,34 @@ def run_tasklens(path: Path, threaded: bool = False, shared: bool = True, concur
 
 
 KEPT: dict[str, Any] = {}  # "helper kept": the pool whose helper an earlier read started
+HELPER_PEAKS_KIB: list[int] = []  # each helper's own peak RSS, read as it stops
+
+
+def _own_peak_kib(pid: int) -> int | None:
+    """A process's own peak RSS (VmHWM), where /proc has it."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def measured_helper() -> Any:
+    """A helper that records its own peak RSS just before it stops. A child's ru_maxrss is no measure of
+    it: the helper is spawned with vfork + exec, and exec records the parent's peak as the child's."""
+    from tasklens.tools.export.helpers import Helper
+
+    class Measured(Helper):
+        def close(self) -> None:
+            peak = _own_peak_kib(self.pid) if self.exit_code is None else None
+            if peak is not None:
+                HELPER_PEAKS_KIB.append(peak)
+            super().close()
+
+    return Measured()
 
 
 def _prepare(approach: str, path: Path) -> None:
@@ -275,7 +304,7 @@ def _prepare(approach: str, path: Path) -> None:
     if approach == "summarize_export, helper kept":
         from tasklens.tools.export.helpers import HelperPool
 
-        KEPT["pool"] = HelperPool()
+        KEPT["pool"] = HelperPool(start=measured_helper)
         run_tasklens(path, pool=KEPT["pool"])  # the server's earlier call, which started the helper
 
 
@@ -300,9 +329,11 @@ def worker(approach: str, path: Path) -> None:
     assets = runner(path)
     seconds = time.perf_counter() - started
     if KEPT:
-        KEPT.pop("pool").close()  # the helper is reaped: its peak RSS is the children's
+        KEPT.pop("pool").close()  # the helper records its peak RSS as it stops
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    helper_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the helper process, if one ran
+    # The helper's own peak; where /proc is missing, ru_maxrss of the children (the helper, if one ran),
+    # which is at least the main process's size when it started the helper.
+    helper_kib = max(HELPER_PEAKS_KIB, default=0) or resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
         json.dumps(
             {"seconds": seconds, "peak_mib": peak_kib / 1024, "helper_peak_mib": helper_kib / 1024, "assets": assets}

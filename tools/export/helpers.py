@@ -48,6 +48,7 @@ import anyio
 import msgspec
 
 from .accumulate import Accumulator, Filters
+from .heap import keep_freed_buffers
 from .records import Asset
 from .scan import ArrayScanner, Decoders, ExportFormatError, LinesScanner, Unreadable
 
@@ -357,6 +358,7 @@ def serve(shared: int, slot_bytes: int, slots: int) -> None:
     """The helper's loop: read after read, regions from the shared slots until told to finish, then the
     figures. Ends when its commands end (this process's parent is done with it, or gone)."""
     gc.disable()  # as in the main process's reads: the records are acyclic and freed by refcount
+    keep_freed_buffers()
     memory = mmap.mmap(shared, slots * slot_bytes)
     accumulator = Accumulator()
     unreadable = Unreadable()

@@ -27,6 +27,7 @@ import msgspec
 
 from .accumulate import Accumulator, Filters
 from .download import DownloadPolicy, open_download
+from .heap import keep_freed_buffers
 from .helpers import Helper, HelperPool, SharedRead, SharingFailed
 from .scan import Decoders, DocumentScanner, ExportFormatError, Unreadable
 from .sources import open_local, refuse
@@ -208,6 +209,7 @@ async def read_chunks(
     reader: ExportReader, chunks: AsyncIterator[bytes], total: int | None, progress: Progress | None
 ) -> None:
     """Feed every chunk, yielding to the event loop between chunks, reporting progress as it goes."""
+    keep_freed_buffers()
     last = time.monotonic()
     reported = 0
     async for chunk in chunks:

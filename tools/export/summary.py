@@ -19,13 +19,8 @@ from pydantic import Field, WithJsonSchema
 from ..results.budget import uniform_token_estimate
 from ..results.compact import Compact, compact_json
 from .accumulate import Accumulator
-from .sections.anomalies import Anomalies
-from .sections.consensus import Consensus
-from .sections.labels import Labels
-from .sections.people import People
-from .sections.questions import Answers
+from .sections.parts import Anomalies, Answers, Consensus, Labels, People, Workflow
 from .sections.render import Rendering
-from .sections.workflow import Workflow
 
 TOKEN_BUDGET = {"concise": 1900, "detailed": 7600}  # under the 2,000 / 8,000 tokens promised, with margin
 OBJECT = WithJsonSchema({"type": "object"})

@@ -329,6 +329,23 @@ async def test_the_server_stops_its_helper_when_it_stops(tmp_path: Path, monkeyp
     assert StartedHelper.started[0].exit_code is not None and _children() == before
 
 
+@needs_proc
+async def test_the_helper_counts_without_loading_pydantic(tmp_path: Path) -> None:
+    """The result models need pydantic (~14 MiB of memory); only the main process renders a summary."""
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(encode(_assets(), "ndjson"))
+    pool = HelperPool(share_from_bytes=0, start=CountingHelper)
+    try:
+        await _read(path, ExportSettings(roots=(str(tmp_path),), helpers=pool))
+        helper = CountingHelper.started[-1]
+        assert helper.offered >= 5, "the helper read regions, so it has imported all it counts with"
+        libraries = Path(f"/proc/{helper.pid}/maps").read_text()
+        assert "msgspec" in libraries
+        assert "pydantic" not in libraries
+    finally:
+        pool.close()
+
+
 def test_the_work_is_judged_by_the_unpacked_size(tmp_path: Path) -> None:
     data = encode(_assets(50))
     for name, content in (("a.json", data), ("a.json.zip", wrap(data, "zip")), ("a.json.gz", gzip.compress(data))):

@@ -12,32 +12,21 @@ from __future__ import annotations
 import heapq
 import json
 import re
+from typing import TYPE_CHECKING
 
-from ...results.compact import Compact, compact_json
 from ..sketch import Sketch
 from .columns import Columns, Visits
 from .common import MAX_EXAMPLES, Examples, Name, Order
-from .render import Listed, Rendering, name, seconds
+from .render import Rendering, name, seconds
+
+if TYPE_CHECKING:
+    from .parts import Anomalies, Slow
 
 SLOW_FACTOR = 3.0
 # Each match runs to the end of its box (boxes are joined with NUL, which JSON text never holds), so
 # a box with both sizes negative counts once.
 _NEGATIVE_SIZE = re.compile(rb'"(?:width|height)"\s*:\s*-[^\x00]*')
 _THREE_POINTS = re.compile(rb"\s*\[[^\[]*\[[^\[]*\[[^\[]*\[")  # the outer "[" and three point "["s
-
-
-class Slow(Compact):
-    asset: str
-    s: float
-
-
-class Anomalies(Compact):
-    slow: list[Slow] | None = None
-    slow_count: int | None = None
-    empty_complete: Listed | None = None
-    rejected_unchanged: Listed | None = None
-    negative_boxes: int | None = None
-    short_polygons: int | None = None
 
 
 class AnomaliesSection:
@@ -95,6 +84,9 @@ class AnomaliesSection:
         self.short_polygons += other.short_polygons
 
     def render(self, out: Rendering) -> Anomalies | None:
+        from ...results.compact import compact_json  # only where a summary is rendered (see parts)
+        from .parts import Anomalies, Slow
+
         k = out.nested
         slow: list[Slow] = []
         slow_count = None

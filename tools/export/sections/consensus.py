@@ -3,21 +3,17 @@ classes with the lowest average (string scores are coerced; an empty string is n
 
 from __future__ import annotations
 
-from ...results.compact import Compact
+from typing import TYPE_CHECKING
+
 from ..sketch import Sketch
 from .columns import Columns
 from .common import entry
 from .render import Rendering, name
 
+if TYPE_CHECKING:
+    from .parts import Consensus
+
 BINS = ("0-20", "20-40", "40-60", "60-80", "80-100")
-
-
-class Consensus(Compact):
-    scored: int
-    average: float
-    median: float
-    histogram: dict[str, int]
-    lowest_classes: dict[str, float] | None = None
 
 
 class ConsensusSection:
@@ -46,6 +42,8 @@ class ConsensusSection:
             stat[1] += total
 
     def render(self, out: Rendering) -> Consensus | None:
+        from .parts import Consensus  # only where a summary is rendered (see parts)
+
         sketch = self.scores
         if not sketch.count:
             return None

@@ -11,38 +11,17 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from operator import sub
+from typing import TYPE_CHECKING
 
-from ...results.compact import Compact
 from ..records import raw_present
 from .columns import Columns
 from .common import FIRST, MAX_KEYS, OTHER, SECOND, Examples, add_counts, count_into, text
-from .render import Listed, Rendering, name, top
+from .render import Rendering, name, top
+
+if TYPE_CHECKING:
+    from .parts import Labels, Spread
 
 _ID_TYPES = frozenset({str, int})
-
-
-class Spread(Compact):
-    min: int
-    median: int
-    p90: int
-    max: int
-
-
-class ClassCount(Compact):
-    instances: int
-    objects: int
-    assets: int
-
-
-class Labels(Compact):
-    instances: int
-    objects: int
-    classes: dict[str, ClassCount] | None = None
-    kinds: dict[str, int] | None = None
-    objects_per_asset: Spread | None = None
-    relations: dict[str, int] | None = None
-    masked_assets: int | None = None
-    unlabeled: Listed | None = None
 
 
 class LabelsSection:
@@ -129,6 +108,8 @@ class LabelsSection:
                 table[OTHER] += table.pop(key)
 
     def render(self, out: Rendering) -> Labels | None:
+        from .parts import ClassCount, Labels  # only where a summary is rendered (see parts)
+
         classes = top(self.class_instances, out.k)
         out.cut("classes", len(classes), len(self.class_instances))
         if not self.objects_per_asset:
@@ -150,6 +131,8 @@ class LabelsSection:
 
 def _spread(histogram: Counter[int]) -> Spread | None:
     """min/median/p90/max (nearest rank) of a value → count histogram: exact, and small."""
+    from .parts import Spread
+
     total = sum(histogram.values())
     if not total:
         return None

@@ -7,24 +7,17 @@ rate. A reviewer's tasks are the reviews given, their rate the share rejected.
 
 from __future__ import annotations
 
-from ...results.compact import Compact
+from typing import TYPE_CHECKING
+
 from ..sketch import Sketch
 from .columns import Columns
 from .common import entry
 from .render import Rendering, name, rate, top
 
+if TYPE_CHECKING:
+    from .parts import People, Person
+
 PERSON_EXACT = 256  # per-person durations kept exactly before the sketch switches to buckets
-
-
-class Person(Compact):
-    tasks: int
-    median_s: float | None = None
-    rejection_rate: float | None = None
-
-
-class People(Compact):
-    labelers: dict[str, Person] | None = None
-    reviewers: dict[str, Person] | None = None
 
 
 class PersonStat:
@@ -109,6 +102,8 @@ class PeopleSection:
                 entry(mine, who, PersonStat).merge(person)
 
     def render(self, out: Rendering) -> People | None:
+        from .parts import People  # only where a summary is rendered (see parts)
+
         if not self.labelers and not self.reviewers:
             return None
         labelers = top(self.labelers, out.k, weight=lambda stat: stat.visits)
@@ -122,6 +117,8 @@ class PeopleSection:
 
 
 def _person(stat: PersonStat, out: Rendering) -> Person:
+    from .parts import Person
+
     return Person(
         tasks=stat.visits,
         median_s=out.quantile_s(stat.sketch, 0.5, "people median_s"),

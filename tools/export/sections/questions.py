@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import chain, compress, islice, repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ...results.compact import Compact
 from ..records import QUESTION, AnyQuestion, children
 from .columns import Columns
 from .common import OTHER, text
 from .render import Rendering, name, top
+
+if TYPE_CHECKING:
+    from .parts import Answers
 
 MAX_QUESTIONS = 1000  # distinct question paths tracked
 MAX_VALUES = 100  # distinct answers tracked per question (the least frequent fold into "(other)")
@@ -28,12 +30,6 @@ QUESTION_CACHE = 5000  # distinct raw questions whose decoded answers are kept b
 # What one raw question contributes: answered paths, (path, option) pairs, (path, characters) of text answers
 _Events = tuple[list[str], list[tuple[str, str]], list[tuple[str, int]]]
 RawQuestion = tuple[str | None, bytes]  # (parent path, raw question)
-
-
-class Answers(Compact):
-    answered: int
-    answers: dict[str, int] | None = None
-    avg_chars: float | None = None
 
 
 class QuestionsSection:
@@ -180,6 +176,8 @@ class QuestionsSection:
         return path
 
     def render(self, out: Rendering) -> dict[str, Answers]:
+        from .parts import Answers  # only where a summary is rendered (see parts)
+
         shown = top(self.answered, out.k)
         out.cut("questions", len(shown), len(self.answered))
         options: dict[str, dict[str, int]] = {}

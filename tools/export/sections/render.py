@@ -7,21 +7,18 @@ sentence; figures that came from the bounded sketch instead of exact values are 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import clean_upstream_text
-from ...results.compact import Compact
 from ..sketch import Sketch
 from .common import Examples, Name
+
+if TYPE_CHECKING:
+    from .parts import Listed
 
 NAME_CHARS = 60  # class names, question paths, people, answers are cut to this
 CONCISE_NESTED = 3  # answers per question and examples per anomaly in concise results
 _V = TypeVar("_V")
-
-
-class Listed(Compact):
-    count: int
-    examples: list[str] | None = None
 
 
 class Rendering:
@@ -53,6 +50,8 @@ class Rendering:
 
     def listed(self, examples: Examples, k: int) -> Listed | None:
         """A count with its first k examples (in file order); the count says how many there are in all."""
+        from .parts import Listed  # only where a summary is rendered (see parts)
+
         if not examples.count:
             return None
         return Listed(count=examples.count, examples=[name(self.name_of(n)) for n in examples.names[:k]])

@@ -9,28 +9,15 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import compress
+from typing import TYPE_CHECKING
 
-from ...results.compact import Compact
 from ..sketch import Sketch
 from .columns import Columns
 from .common import add_counts, bounded, entry
 from .render import Rendering, name, rate, seconds, top
 
-
-class StageTime(Compact):
-    visits: int
-    total_s: float | None = None
-    median_s: float | None = None
-    p90_s: float | None = None
-
-
-class Workflow(Compact):
-    stages: dict[str, StageTime] | None = None
-    reviews: dict[str, dict[str, int]] | None = None
-    acceptance_rate: float | None = None
-    first_pass_rate: float | None = None
-    rework_assets: int | None = None
-    skipped: int | None = None
+if TYPE_CHECKING:
+    from .parts import Workflow
 
 
 class StageStat:
@@ -105,6 +92,8 @@ class WorkflowSection:
         self.skipped += other.skipped
 
     def render(self, out: Rendering) -> Workflow | None:
+        from .parts import StageTime, Workflow  # only where a summary is rendered (see parts)
+
         if not self.visits and not self.reviews and not self.skipped:
             return None
         shown = top(self.visits, out.k, weight=lambda stat: stat.visits)
