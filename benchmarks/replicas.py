@@ -198,8 +198,10 @@ async def drive(
     calls: tuple[tuple[str, dict[str, Any]], ...] = MIXED_CALLS,
     expected: dict[int, Any] | None = None,
     events: tuple[tuple[float, Any], ...] = (),
+    pause_s: float = 0.0,
 ) -> Load:
-    """`callers` callers round-robin across the live replicas for `seconds`; `events` are (at s, action)."""
+    """`callers` callers round-robin across the live replicas for `seconds`, each pausing `pause_s` between
+    calls; `events` are (at s, action)."""
     load = Load()
     down: set[int] = set()
     started = time.monotonic()
@@ -246,6 +248,7 @@ async def drive(
             else:
                 load.outcomes["no replica left"] += 1
                 await anyio.sleep(0.5)
+            await anyio.sleep(pause_s)
 
     async def timeline() -> None:
         for at, action in events:
@@ -321,6 +324,8 @@ async def check(
     *,
     kill_at: float | None = None,
     redis_stop_at: float | None = None,
+    callers: int = 8,
+    pause_s: float = 0.0,
 ) -> list[str]:
     """The team bars; returns the missed ones (empty: all met) after printing the figures.
 
@@ -348,7 +353,7 @@ async def check(
             ],
             key=lambda event: event[0],
         )
-        load = await drive(topology, seconds, expected=expected, events=tuple(events))
+        load = await drive(topology, seconds, callers=callers, expected=expected, events=tuple(events), pause_s=pause_s)
         async with httpx.AsyncClient() as http:
             ready = await http.get(f"http://127.0.0.1:{topology.servers[0].port}/readyz")
         print(f"replica 1 readiness with Redis stopped: {ready.status_code} {ready.json().get('reason', '')}")
