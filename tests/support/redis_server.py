@@ -65,7 +65,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
@@ -73,7 +73,10 @@ class RedisServer:
                         return
             except OSError:
                 time.sleep(0.02)
+        code = self.process.poll()
         self.stop()
+        if code is not None:
+            raise RuntimeError(f"redis-server exited with code {code} (is {self.directory} a writable directory?)")
         raise RuntimeError(f"redis-server did not answer on port {self.port} within 10 s")
 
     def stop(self) -> None:
