@@ -16,6 +16,7 @@ its file name only (no directories). The summary's own `source` field is the too
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ CAPACITY = 8
 SHARED_TTL_S = 24 * 3600  # how long replicas keep a summary in Redis: a working day's agents can read it back
 ID_HEX = 12  # 48 bits: ample for 8 entries, short enough to read and type
 LABEL_CHARS = 60
+_ID = re.compile(f"[0-9a-f]{{{ID_HEX}}}")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class SummaryStore:
         if summary_id == LATEST:
             newest = await self.newest_first()
             return newest[0] if newest else None
+        if not _ID.fullmatch(summary_id):  # the caller's text: only an id this store makes is looked up
+            return None
         if self._shared is not None:
             try:
                 found = await self._shared.run(lambda client: client.hgetall(self._key(summary_id)))
