@@ -17,23 +17,15 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from support.mcp_harness import SERVE_SANDBOX, free_port, wait_for_http
+from support.mcp_harness import INITIALIZE, LEGACY_POST, MAXSIGHT_TASK, SERVE_SANDBOX, free_port, wait_for_http
 from tasklens.server import transports
 from tasklens.server.config import load_config
 from tasklens.server.http_security import BearerTokenGuard, allowed_hosts, exposure_warnings, is_loopback
 
 pytestmark = pytest.mark.anyio
 TOKEN = "tl-test-token-7f3a9c2e5b8d1f40"
-LEGACY_POST = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 MODERN_POST = {**LEGACY_POST, "mcp-protocol-version": "2026-07-28", "mcp-method": "server/discover"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-}
 DISCOVER = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}
-MAXSIGHT_TASK = {"provider": "maxsight", "task_id": "497f6eca-6276-4993-bfeb-53cbbbba6f08"}
 
 
 @asynccontextmanager

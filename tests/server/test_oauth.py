@@ -21,7 +21,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from support.mcp_harness import SERVE_SANDBOX, free_port, wait_for_http
+from support.mcp_harness import INITIALIZE, LEGACY_POST, MAXSIGHT_TASK, SERVE_SANDBOX, free_port, wait_for_http
 from support.oauth_idp import AUDIENCE, SCOPE, IdentityProvider
 from tasklens.server.config import OAuthSettings
 from tasklens.server.http_security import exposure_warnings
@@ -30,15 +30,7 @@ from tasklens.server.oauth import keys as keys_module
 from tasklens.server.sandbox import serve_on_loopback
 
 pytestmark = pytest.mark.anyio
-POST = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-}
 TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
-MAXSIGHT_TASK = {"provider": "maxsight", "task_id": "497f6eca-6276-4993-bfeb-53cbbbba6f08"}
 
 
 @asynccontextmanager
@@ -102,14 +94,16 @@ async def test_metadata_refusals_and_a_real_client_over_http(tmp_path: Path) -> 
 
             # no credentials: 401 naming the metadata and the scope, and no error code (RFC 6750 §3.1)
             for method, path in (("POST", "/mcp"), ("GET", "/mcp"), ("GET", "/anything")):
-                bare = await http.request(method, path, headers=POST)
+                bare = await http.request(method, path, headers=LEGACY_POST)
                 assert bare.status_code == 401, (method, path)
                 assert bare.headers["www-authenticate"] == (
                     f'Bearer realm="tasklens", scope="{SCOPE}", resource_metadata="{expected_metadata_url}"'
                 )
 
             async def refused(token: str) -> tuple[int, dict[str, str]]:
-                answer = await http.post("/mcp", json=INITIALIZE, headers={**POST, "authorization": f"Bearer {token}"})
+                answer = await http.post(
+                    "/mcp", json=INITIALIZE, headers={**LEGACY_POST, "authorization": f"Bearer {token}"}
+                )
                 return answer.status_code, challenge_parameters(answer.headers["www-authenticate"])
 
             hs256 = idp.forged("HS256", secret=idp.public_pem())  # the public key as an HMAC secret
@@ -143,11 +137,11 @@ async def test_metadata_refusals_and_a_real_client_over_http(tmp_path: Path) -> 
                 assert challenge["resource_metadata"] == expected_metadata_url
 
             # the session a token opened belongs to its subject: another caller's token cannot use it
-            alice = {**POST, "authorization": f"Bearer {idp.token()}"}
+            alice = {**LEGACY_POST, "authorization": f"Bearer {idp.token()}"}
             opened = await http.post("/mcp", json=INITIALIZE, headers=alice)
             assert opened.status_code == 200, opened.text
             session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-            bob = {**POST, **session, "authorization": f"Bearer {idp.token(sub='bob')}"}
+            bob = {**LEGACY_POST, **session, "authorization": f"Bearer {idp.token(sub='bob')}"}
             assert (await http.post("/mcp", json=TOOLS_LIST, headers=bob)).status_code == 404
             assert (await http.post("/mcp", json=TOOLS_LIST, headers={**alice, **session})).status_code == 200
 
@@ -195,11 +189,13 @@ async def test_unreachable_keys_answer_503_and_the_configured_resource_and_scope
             assert metadata["scopes_supported"] == ["tasklens:read", "tasklens:tasks"]
             token = idp.token(scope="tasklens:read tasklens:tasks")
             for _ in range(3):
-                answer = await http.post("/mcp", json=INITIALIZE, headers={**POST, "authorization": f"Bearer {token}"})
+                answer = await http.post(
+                    "/mcp", json=INITIALIZE, headers={**LEGACY_POST, "authorization": f"Bearer {token}"}
+                )
                 assert answer.status_code == 503, answer.text
                 assert 1 <= int(answer.headers["retry-after"]) <= 30
                 assert "signing keys" in answer.json()["error_description"]
-            bare = await http.post("/mcp", json=INITIALIZE, headers=POST)
+            bare = await http.post("/mcp", json=INITIALIZE, headers=LEGACY_POST)
             assert challenge_parameters(bare.headers["www-authenticate"]) == {
                 "realm": "tasklens",
                 "scope": "tasklens:read tasklens:tasks",

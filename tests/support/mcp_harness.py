@@ -25,6 +25,15 @@ from tasklens.server.sandbox import SANDBOX_KEYS, CatalogEntry, ManualClock, San
 
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 SERVE_SANDBOX = [sys.executable, "-m", "tasklens.server", "serve", "--sandbox"]
+# Raw streamable-HTTP requests, for tests that look below the MCP client (status codes, headers).
+LEGACY_POST = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+}
+MAXSIGHT_TASK = {"provider": "maxsight", "task_id": "497f6eca-6276-4993-bfeb-53cbbbba6f08"}
 
 
 def tokens(value: Any) -> int:

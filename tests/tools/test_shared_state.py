@@ -84,12 +84,18 @@ async def test_a_retry_after_seen_by_one_replica_holds_every_replica(redis_url: 
     await two.aclose()
 
 
+async def one_of_two_replicas_after_four_sends(url: str, window_s: float) -> tuple[SharedLink, SharedWindowLimiter]:
+    """A replica of two whose budget of 10 per `window_s` has admitted 4 through Redis at `url`."""
+    link = SharedLink(url, replicas=2, retry_s=0.2)
+    budget = limiter(link, 10, window_s)
+    for _ in range(4):
+        await budget.acquire()
+    return link, budget
+
+
 async def test_without_redis_a_replica_waits_one_window_then_keeps_to_its_share(tmp_path) -> None:  # noqa: ANN001
     with running_redis(tmp_path) as server:
-        link = SharedLink(server.url, replicas=2, retry_s=0.2)
-        budget = limiter(link, 10, 1.0)
-        for _ in range(4):
-            await budget.acquire()
+        link, budget = await one_of_two_replicas_after_four_sends(server.url, 1.0)
         server.stop()
         # What the shared window admitted may still count upstream: nothing is sent for one window.
         with pytest.raises(WouldExceedDeadline) as refused:
@@ -115,10 +121,7 @@ async def test_without_redis_a_replica_waits_one_window_then_keeps_to_its_share(
 
 async def test_after_a_short_outage_a_redis_that_kept_its_window_is_not_charged_twice(tmp_path) -> None:  # noqa: ANN001
     with running_redis(tmp_path) as server:
-        link = SharedLink(server.url, replicas=2, retry_s=0.2)
-        budget = limiter(link, 10, 30.0)
-        for _ in range(4):
-            await budget.acquire()
+        link, budget = await one_of_two_replicas_after_four_sends(server.url, 30.0)
         assert server.process is not None
         server.process.send_signal(signal.SIGSTOP)  # unreachable, but keeping its data: a network blip
         try:
