@@ -195,3 +195,22 @@ def test_unusable_oauth_settings_stop_startup_with_one_sentence(env: dict[str, s
     with pytest.raises(ConfigError) as caught:
         load_config(env)
     assert str(caught.value).startswith(sentence) and "\n" not in str(caught.value)
+
+
+def test_team_settings_from_the_environment_and_their_errors_in_one_sentence() -> None:
+    config = load_config(
+        {"TASKLENS_REDIS_URL": "redis://:s3cret-pass@redis:6379/2", "TASKLENS_REPLICAS": "3"}, sandbox=True
+    )
+    assert (config.redis_url, config.replicas, config.sandbox_url) == ("redis://:s3cret-pass@redis:6379/2", 3, None)
+    assert "s3cret" not in repr(config)
+    assert load_config({"TASKLENS_SANDBOX_URL": "http://sandbox:8800/"}).sandbox_url == "http://sandbox:8800"
+    for variable, value in (
+        ("TASKLENS_REDIS_URL", "http://:s3cret-pass@redis:6379"),
+        ("TASKLENS_REPLICAS", "0"),
+        ("TASKLENS_REPLICAS", "three"),
+        ("TASKLENS_SANDBOX_URL", "http://sandbox:8800/ango"),
+        ("TASKLENS_SANDBOX_URL", "sandbox:8800"),
+    ):
+        with pytest.raises(ConfigError, match=variable) as refused:
+            load_config({variable: value})
+        assert "s3cret" not in str(refused.value) and "\n" not in str(refused.value)
