@@ -25,7 +25,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,25 +111,33 @@ class HealthRoutes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path") if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") else None
         if path == "/healthz":
-            await _json(send, 200, {"status": "ok"})
+            await send_json(send, 200, {"status": "ok"})
         elif path == "/readyz":
             if not self._configured:
                 reason = "no provider is configured: set a provider's API key (see tasklens doctor), or run --sandbox"
-                await _json(send, 503, {"status": "not ready", "reason": reason})
+                await send_json(send, 503, {"status": "not ready", "reason": reason})
             elif self._shared is not None and not await self._shared.ping():
                 reason = (
                     f"Redis at {self._shared.location} is unreachable: this replica serves on its own share of each "
                     "provider's rate (after one window of none) until it answers"
                 )
-                await _json(send, 503, {"status": "not ready", "reason": reason})
+                await send_json(send, 503, {"status": "not ready", "reason": reason})
             else:
-                await _json(send, 200, {"status": "ready", "providers": self._configured})
+                await send_json(send, 200, {"status": "ready", "providers": self._configured})
         else:
             await self.app(scope, receive, send)
 
 
-async def _json(send: Send, status: int, body: dict[str, object]) -> None:
+async def send_json(
+    send: Send, status: int, body: Mapping[str, object], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """A whole JSON response from middleware that answers before the app: never cached, sized up front."""
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    start = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start})
     await send({"type": "http.response.body", "body": payload})

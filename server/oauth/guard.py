@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import OAuthSettings
 from ..http_security import bearer_credentials
-from ..operations import SUBJECT
+from ..operations import SUBJECT, send_json
 from .keys import KeysUnavailable
 from .verifier import JwtVerifier, TokenRefused
 
@@ -106,7 +106,8 @@ class OAuthGuard:
         except KeysUnavailable as unavailable:
             wait = max(1, math.ceil(unavailable.retry_after_s))
             sentence = f"tasklens cannot fetch the authorization server's signing keys; retry in {wait} s"
-            await _json(send, 503, {"error": "temporarily_unavailable", "error_description": sentence}, wait)
+            body = {"error": "temporarily_unavailable", "error_description": sentence}
+            await send_json(send, 503, body, [(b"retry-after", str(wait).encode())])
             return
         missing = [name for name in self._scopes if name not in grant.scopes]
         if missing:
@@ -133,7 +134,7 @@ class OAuthGuard:
 
     async def _refuse(self, send: Send, status: int, error: str | None, description: str) -> None:
         body = {"error": error, "error_description": description} if error else {"error_description": description}
-        await _json(send, status, body, challenge=self.challenge(error, description))
+        await send_json(send, status, body, [(b"www-authenticate", self.challenge(error, description).encode())])
 
     async def _serve_metadata(self, scope: Scope, send: Send) -> None:
         method = scope.get("method")
@@ -155,20 +156,3 @@ class OAuthGuard:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self._metadata if method == "GET" else b""})
-
-
-async def _json(
-    send: Send, status: int, body: dict[str, str], retry_after: int | None = None, challenge: str | None = None
-) -> None:
-    payload = json.dumps(body).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-    if challenge is not None:
-        headers.append((b"www-authenticate", challenge.encode()))
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
