@@ -31,7 +31,8 @@ from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/support, as a script too
 
-from support.mcp_harness import free_port, wait_for_http  # noqa: E402
+from support.mcp_harness import wait_for_http  # noqa: E402
+from support.ports import free_port  # noqa: E402
 from tasklens.server.sandbox import SANDBOX_KEYS, Sandbox, serve_on_loopback  # noqa: E402
 
 TASK_ID = "269999729"

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from support.mcp_harness import free_port
+from support.ports import free_port
 from tasklens.server.cli import main
 from tasklens.server.config import Config
 from tasklens.server.doctor import run_doctor

@@ -17,7 +17,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from support.mcp_harness import INITIALIZE, LEGACY_POST, MAXSIGHT_TASK, SERVE_SANDBOX, free_port, wait_for_http
+from support.mcp_harness import INITIALIZE, LEGACY_POST, MAXSIGHT_TASK, SERVE_SANDBOX, wait_for_http
+from support.ports import free_port
 from tasklens.server import transports
 from tasklens.server.config import load_config
 from tasklens.server.http_security import BearerTokenGuard, allowed_hosts, exposure_warnings, is_loopback
@@ -195,7 +196,6 @@ async def test_health_readiness_and_request_ids_over_real_http(tmp_path: Any) ->
     import subprocess
     import sys
 
-    from support.mcp_harness import free_port, wait_for_http
     from support.person import person_env
 
     port = free_port()

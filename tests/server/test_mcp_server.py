@@ -10,7 +10,8 @@ import sys
 import pytest
 from mcp import Client, StdioServerParameters
 
-from support.mcp_harness import SERVE_SANDBOX, free_port, sandbox_server, text_of, wait_for_http
+from support.mcp_harness import SERVE_SANDBOX, sandbox_server, text_of, wait_for_http
+from support.ports import free_port
 from tasklens.server.app import build_server
 from tasklens.server.config import load_config
 

@@ -21,8 +21,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from support.mcp_harness import INITIALIZE, LEGACY_POST, MAXSIGHT_TASK, SERVE_SANDBOX, free_port, wait_for_http
+from support.mcp_harness import INITIALIZE, LEGACY_POST, MAXSIGHT_TASK, SERVE_SANDBOX, wait_for_http
 from support.oauth_idp import AUDIENCE, SCOPE, IdentityProvider
+from support.ports import free_port
 from tasklens.server.config import OAuthSettings
 from tasklens.server.http_security import exposure_warnings
 from tasklens.server.oauth import JwksCache, JwtVerifier, KeysUnavailable, TokenRefused, default_resource, metadata_url

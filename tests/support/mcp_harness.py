@@ -4,7 +4,6 @@ answers the way a bare HTTP client would, and for counting tokens offline."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -69,12 +68,6 @@ def wire_json(result: CallToolResult) -> dict[str, Any]:
     data = result.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("_meta", None)
     return data
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def wait_for_http(url: str, process: subprocess.Popen[Any] | None = None, timeout_s: float = 20) -> None:

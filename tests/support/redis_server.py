@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from support.ports import free_port
+
 REQUIRE = "TASKLENS_REQUIRE_REDIS"
 
 
@@ -30,12 +32,6 @@ def redis_binary() -> str:
             pytest.fail(f"{REQUIRE}=1 but {reason}")
         pytest.skip(reason)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
