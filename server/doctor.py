@@ -35,6 +35,7 @@ from .sandbox import Sandbox
 DOCTOR_RETRY = RetryPolicy(max_attempts=2, deadline_s=CHECK_DEADLINE_S)
 
 Status = Literal["ok", "not configured", "incomplete", "failed"]
+INDENT = " " * 14  # a check's detail and fix lines, under its `where` column
 
 
 @dataclass(frozen=True)
@@ -148,14 +149,11 @@ def render(diagnoses: list[Diagnosis], *, sandbox: bool) -> str:
     scope = " against the built-in sandbox (no network, no real keys)" if sandbox else ""
     lines = [f"tasklens doctor: checking {len(diagnoses)} providers{scope}", ""]
     for d in diagnoses:
-        latency = f"{d.latency_ms} ms" if d.latency_ms is not None else ""
-        head = f"  {d.provider:<11} {d.status.upper() if d.failed else d.status:<15} {latency:>7}  {d.where}"
-        lines.append(head.rstrip())
-        indent = " " * 14
+        lines.append(_head(d.provider, d.status.upper() if d.failed else d.status, d.latency_ms, d.where))
         if d.detail:
-            lines.append(f"{indent}{d.detail}")
+            lines.append(f"{INDENT}{d.detail}")
         if d.fix:
-            lines.append(f"{indent}{'fix: ' if d.failed else ''}{d.fix}")
+            lines.append(f"{INDENT}{'fix: ' if d.failed else ''}{d.fix}")
     counts: dict[str, int] = {}
     for d in diagnoses:
         counts[d.status] = counts.get(d.status, 0) + 1
@@ -179,15 +177,18 @@ async def check_redis(url: str, replicas: int) -> tuple[bool, str]:
         await link.aclose()
     latency = round((time.perf_counter() - started) * 1000)
     if answered:
-        return (
-            True,
-            f"  {'redis':<11} {'ok':<15} {f'{latency} ms':>7}  {link.location}, shared by {replicas} replicas\n",
-        )
+        return True, _head("redis", "ok", latency, f"{link.location}, shared by {replicas} replicas") + "\n"
     return False, (
-        f"  {'redis':<11} {'FAILED':<15} {f'{latency} ms':>7}  {link.location}\n"
-        f"{' ' * 14}fix: start Redis there or correct TASKLENS_REDIS_URL; until it answers, each replica waits one "
+        _head("redis", "FAILED", latency, link.location) + "\n"
+        f"{INDENT}fix: start Redis there or correct TASKLENS_REDIS_URL; until it answers, each replica waits one "
         "rate window, then sends at most its share\n"
     )
+
+
+def _head(name: str, status: str, latency_ms: int | None, where: str) -> str:
+    """A checked item's first line: name, status, latency and where, in the report's columns."""
+    latency = f"{latency_ms} ms" if latency_ms is not None else ""
+    return f"  {name:<11} {status:<15} {latency:>7}  {where}".rstrip()
 
 
 async def run_doctor(config: Config, out: TextIO | None = None, sandbox: Sandbox | None = None) -> int:
