@@ -39,8 +39,7 @@ MICRO = 1_000_000
 LOCAL_REASON = "Redis, through which replicas share the rate, is unreachable, so each replica holds to its share"
 
 # KEYS: window, hold. ARGV: max requests, span µs, longest wait µs (-1: any), member.
-# Returns {admitted (0/1), wait µs, sends counted including this one}.
-
+# Returns {admitted (0/1), wait µs}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -58,11 +57,11 @@ if count >= n then
 end
 local longest = tonumber(ARGV[3])
 if longest >= 0 and when - now > longest then
-  return {0, when - now, count}
+  return {0, when - now}
 end
 redis.call('ZADD', KEYS[1], when, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil((when - now + span) / 1000) + 1000)
-return {1, when - now, count + 1}
+return {1, when - now}
 """
 
 # KEYS: window, hold. ARGV: max requests, span µs. Returns {now µs, held until µs, newest N send times...}.
@@ -172,7 +171,7 @@ class SharedWindowLimiter:
         longest = -1 if deadline is None else max(0, int((deadline - now) * MICRO))
         try:
             await self._rejoin()
-            admitted, wait_us, _counted = await self._script(
+            admitted, wait_us = await self._script(
                 self._scripts["acquire"],
                 [self._window_key, self._hold_key],
                 [self.max_requests, int(self.span_s * MICRO), longest, f"{self._replica}:{next(self._member)}"],

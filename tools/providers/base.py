@@ -105,17 +105,18 @@ class ProviderClient(ABC):
         assert settings.api_key is not None and settings.base_url is not None
         # The rate budget and poll cadence belong to the provider key: with `shared`, every replica of
         # the deployment uses the same ones, kept in Redis.
-        name = budget_key(settings.name, settings.api_key)
-        self.pace: PaceMemory = LocalPace(runtime.clock)
+        rate = settings.requests_per_minute
+        local_pace = LocalPace(runtime.clock)
+        self.pace: PaceMemory = local_pace
         limiter: RateBudget | None = None
-        if settings.requests_per_minute:
-            limiter = SlidingWindowLimiter(settings.requests_per_minute, 60.0, clock=runtime.clock, sleep=runtime.sleep)
-        if shared is not None:
-            self.pace = SharedPace(shared, name, LocalPace(runtime.clock))
-            if settings.requests_per_minute:
-                limiter = SharedWindowLimiter(
-                    shared, name, settings.requests_per_minute, 60.0, clock=runtime.clock, sleep=runtime.sleep
-                )
+        if shared is None:
+            if rate:
+                limiter = SlidingWindowLimiter(rate, 60.0, clock=runtime.clock, sleep=runtime.sleep)
+        else:
+            name = budget_key(settings.name, settings.api_key)
+            self.pace = SharedPace(shared, name, local_pace)
+            if rate:
+                limiter = SharedWindowLimiter(shared, name, rate, 60.0, clock=runtime.clock, sleep=runtime.sleep)
         self.http = HttpPolicy(
             provider=self.name,
             base_url=settings.base_url,
