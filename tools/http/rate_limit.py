@@ -42,8 +42,6 @@ class WouldExceedDeadline(Exception):
 class RateBudget(Protocol):
     """What the HTTP policy and the poller need from a provider's rate budget, local or shared."""
 
-    max_requests: int
-
     async def acquire(self, deadline: float | None = None) -> None: ...
 
     async def hold(self, seconds: float) -> None: ...

@@ -70,15 +70,4 @@ class ProviderRegistry:
             await client.aclose()
 
 
-__all__ = [
-    "CLIENT_CLASSES",
-    "PROVIDERS",
-    "PROVIDER_VARIABLES",
-    "SPECS",
-    "SPECS_BY_NAME",
-    "ProviderClient",
-    "ProviderRegistry",
-    "ProviderSettings",
-    "ProviderSpec",
-    "Runtime",
-]
+__all__ = ["CLIENT_CLASSES", "PROVIDERS", "PROVIDER_VARIABLES", "SPECS", "SPECS_BY_NAME", "ProviderRegistry"]
